@@ -1,0 +1,202 @@
+package dev.keel.core;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The node's view of its log: the persisted part in {@link RaftStorage}, followed by the
+ * "unstable" entries appended since the last {@link Ready} was persisted. Tracks commitIndex and
+ * lastApplied (Figure 2, volatile state on all servers).
+ *
+ * <p>Invariant: lastApplied <= commitIndex <= lastIndex(); unstableOffset <= storage.lastIndex() + 1.
+ */
+final class RaftLog {
+    static final long TERM_UNKNOWN = -1;
+
+    private final RaftStorage storage;
+    /** Entries not yet known durable, starting at unstableOffset. */
+    private final ArrayList<Entry> unstable = new ArrayList<>();
+    private long unstableOffset;
+    long commitIndex;
+    long lastApplied;
+
+    RaftLog(RaftStorage storage, long commitIndex, long lastApplied) {
+        this.storage = storage;
+        this.unstableOffset = storage.lastIndex() + 1;
+        this.commitIndex = commitIndex;
+        this.lastApplied = lastApplied;
+        InvariantViolation.check(commitIndex <= lastIndex(),
+                "persisted commitIndex " + commitIndex + " > persisted lastIndex " + lastIndex());
+        InvariantViolation.check(lastApplied <= commitIndex,
+                "lastApplied " + lastApplied + " > commitIndex " + commitIndex);
+    }
+
+    long firstIndex() {
+        return storage.firstIndex();
+    }
+
+    long lastIndex() {
+        return unstable.isEmpty() ? storage.lastIndex() : unstableOffset + unstable.size() - 1;
+    }
+
+    long lastTerm() {
+        return term(lastIndex());
+    }
+
+    /** Last index known durable on this node. */
+    long stableIndex() {
+        return unstableOffset - 1;
+    }
+
+    /** Term of the entry at index, or TERM_UNKNOWN if there is none (too far ahead, or compacted). */
+    long term(long index) {
+        if (index == 0) return 0;
+        if (index < 0) return TERM_UNKNOWN;
+        if (index >= unstableOffset) {
+            long off = index - unstableOffset;
+            return off < unstable.size() ? unstable.get((int) off).term() : TERM_UNKNOWN;
+        }
+        if (index < storage.firstIndex() - 1 || index > storage.lastIndex()) return TERM_UNKNOWN;
+        return storage.term(index);
+    }
+
+    boolean matchTerm(long index, long term) {
+        return term(index) == term;
+    }
+
+    Entry entry(long index) {
+        List<Entry> one = entries(index, index + 1, Long.MAX_VALUE, 1);
+        return one.get(0);
+    }
+
+    /** Entries in [lo, hi), bounded by bytes and count (at least one when lo < hi). */
+    List<Entry> entries(long lo, long hi, long maxBytes, int maxCount) {
+        if (lo < firstIndex() || hi > lastIndex() + 1 || lo > hi) {
+            throw new InvariantViolation("log range [" + lo + ", " + hi + ") outside [" + firstIndex() + ", "
+                    + (lastIndex() + 1) + ")");
+        }
+        hi = Math.min(hi, lo + maxCount);
+        List<Entry> out = new ArrayList<>((int) Math.min(hi - lo, 64));
+        long bytes = 0;
+        if (lo < unstableOffset) {
+            List<Entry> stored = storage.entries(lo, Math.min(hi, unstableOffset), maxBytes);
+            for (Entry e : stored) bytes += e.sizeBytes();
+            out.addAll(stored);
+            if (out.size() < Math.min(hi, unstableOffset) - lo) return out; // stopped by maxBytes
+            lo = unstableOffset;
+        }
+        for (long i = lo; i < hi; i++) {
+            Entry e = unstable.get((int) (i - unstableOffset));
+            bytes += e.sizeBytes();
+            if (!out.isEmpty() && bytes > maxBytes) break;
+            out.add(e);
+        }
+        return out;
+    }
+
+    /** §5.4.1: the candidate's log is at least as up-to-date as ours. */
+    boolean isUpToDate(long candidateLastIndex, long candidateLastTerm) {
+        long ourLastTerm = lastTerm();
+        return candidateLastTerm > ourLastTerm
+                || (candidateLastTerm == ourLastTerm && candidateLastIndex >= lastIndex());
+    }
+
+    /**
+     * Appends entries that follow a matching prevLogIndex, truncating a conflicting suffix first
+     * (Figure 2, AppendEntries receiver steps 3-4). Entries already present are kept: a delayed
+     * message must not truncate entries that a later one appended (raft.tla: "already done with request").
+     *
+     * @return the index of the first entry actually written, or 0 if none were new
+     */
+    long appendAfterMatch(List<Entry> entries) {
+        for (Entry e : entries) {
+            long have = term(e.index());
+            if (have == e.term()) continue;
+            // First conflicting or new entry: everything from here on is replaced.
+            InvariantViolation.check(e.index() > commitIndex,
+                    "would overwrite committed entry " + e.index() + " (commitIndex " + commitIndex + ")");
+            int from = (int) (e.index() - entries.get(0).index());
+            truncateAndAppend(entries.subList(from, entries.size()));
+            return e.index();
+        }
+        return 0;
+    }
+
+    /** Appends entries whose first index is at most lastIndex()+1, dropping what follows it. */
+    void truncateAndAppend(List<Entry> entries) {
+        if (entries.isEmpty()) return;
+        long after = entries.get(0).index();
+        InvariantViolation.check(after <= lastIndex() + 1,
+                "gap: appending at " + after + " after lastIndex " + lastIndex());
+        InvariantViolation.check(after > commitIndex,
+                "truncating at " + after + " would drop committed entries (commitIndex " + commitIndex + ")");
+        if (after == unstableOffset + unstable.size()) {
+            unstable.addAll(entries);
+        } else if (after <= unstableOffset) {
+            // Replaces part of the persisted log too; the driver's storage truncates when it persists these.
+            unstable.clear();
+            unstableOffset = after;
+            unstable.addAll(entries);
+        } else {
+            int keep = (int) (after - unstableOffset);
+            unstable.subList(keep, unstable.size()).clear();
+            unstable.addAll(entries);
+        }
+    }
+
+    void append(Entry e) {
+        InvariantViolation.check(e.index() == lastIndex() + 1,
+                "append at " + e.index() + " but lastIndex is " + lastIndex());
+        unstable.add(e);
+    }
+
+    /** Entries not yet handed to the driver for persisting (a copy). */
+    List<Entry> unstableEntries() {
+        return unstable.isEmpty() ? List.of() : List.copyOf(unstable);
+    }
+
+    /** The driver made entries up to (index, term) durable. Ignored if the log changed since. */
+    void stableTo(long index, long term) {
+        if (index < unstableOffset) return;
+        if (term(index) != term) return; // truncated and rewritten since that Ready; persist again
+        int n = (int) (index - unstableOffset + 1);
+        unstable.subList(0, n).clear();
+        unstableOffset = index + 1;
+    }
+
+    void commitTo(long index) {
+        if (index <= commitIndex) return; // commitIndex never moves backwards
+        InvariantViolation.check(index <= lastIndex(),
+                "commitIndex " + index + " > lastIndex " + lastIndex());
+        commitIndex = index;
+    }
+
+    /** Committed entries not yet handed out for applying, bounded by bytes. */
+    List<Entry> nextCommitted(long maxBytes) {
+        if (lastApplied >= commitIndex) return List.of();
+        return entries(lastApplied + 1, commitIndex + 1, maxBytes, Integer.MAX_VALUE);
+    }
+
+    void appliedTo(long index) {
+        InvariantViolation.check(index <= commitIndex, "applied " + index + " > commitIndex " + commitIndex);
+        if (index > lastApplied) lastApplied = index;
+    }
+
+    /** Last index in our log whose term is {@code term}, searching down from {@code from}; 0 if none. */
+    long lastIndexOfTerm(long term, long from) {
+        for (long i = Math.min(from, lastIndex()); i >= firstIndex(); i--) {
+            long t = term(i);
+            if (t == term) return i;
+            if (t < term) return 0; // terms only grow along the log
+        }
+        return 0;
+    }
+
+    /** First index of the run of entries with the same term as the entry at {@code index}. */
+    long firstIndexOfTermAt(long index) {
+        long t = term(index);
+        long i = index;
+        while (i - 1 >= firstIndex() && i - 1 > commitIndex && term(i - 1) == t) i--;
+        return i;
+    }
+}

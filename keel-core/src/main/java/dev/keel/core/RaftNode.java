@@ -1,0 +1,828 @@
+package dev.keel.core;
+
+import dev.keel.core.Message.AppendEntries;
+import dev.keel.core.Message.AppendEntriesResponse;
+import dev.keel.core.Message.ReadIndexRequest;
+import dev.keel.core.Message.ReadIndexResponse;
+import dev.keel.core.Message.RequestVote;
+import dev.keel.core.Message.RequestVoteResponse;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.random.RandomGenerator;
+
+/**
+ * One Raft node's protocol logic as a deterministic state machine: no threads, no IO, no clock.
+ *
+ * <p>Inputs: {@link #tick()} (logical time), {@link #step(Message)} (a message from a peer),
+ * {@link #propose(byte[])} and {@link #readIndex(long)} (client requests). Output: a {@link Ready}
+ * from {@link #ready()}, which the driver carries out in the order its Javadoc gives and then
+ * acknowledges with {@link #advance(Ready)}. Randomness (election timeouts) comes only from the
+ * injected generator, so the same inputs and seed always give the same outputs.
+ *
+ * <p>Threading: not thread-safe; one thread drives a node.
+ *
+ * <p>Bad input from peers (a message for another node, from a non-member, or inconsistent with
+ * itself) is dropped and counted in {@link #droppedMessages()}, never thrown. An
+ * {@link InvariantViolation} is a bug in Keel.
+ */
+public final class RaftNode {
+    /** "No node": no vote cast, no leader known. Node ids are positive. */
+    public static final int NONE = 0;
+
+    private final RaftConfig config;
+    private final int id;
+    private final int[] peers; // voters other than this node
+    private final int quorum;
+    private final RandomGenerator random;
+    private final RaftLog log;
+    private final TestMutation mutation;
+
+    // Persistent state (Figure 2), written out through Ready before any message that depends on it.
+    private long currentTerm;
+    private int votedFor;
+
+    private Role role = Role.FOLLOWER;
+    private int leaderId = NONE;
+
+    // Logical time.
+    private long nowTicks;
+    private int electionElapsed;
+    private int heartbeatElapsed;
+    private int randomizedElectionTimeout;
+
+    // Candidate state: votes received in the current (pre-)election, by voter slot.
+    private final byte[] votes; // 0 = no answer, 1 = granted, 2 = refused
+
+    // Leader state; null unless role == LEADER.
+    private Progress[] progress;
+    private long uncommittedBytes;
+    private boolean commitDirty;
+    private long readSeq;
+    /** The tick each recent heartbeat round was sent, indexed by readSeq mod its length (for leases). */
+    private final long[] roundSentTick = new long[1024];
+    /** Reads waiting for the leader to commit an entry of its term (thesis §6.4 step 1). */
+    private final ArrayDeque<PendingRead> readsAwaitingTermCommit = new ArrayDeque<>();
+    /** Reads waiting for a heartbeat round to confirm leadership (thesis §6.4 step 2), in readSeq order. */
+    private final ArrayDeque<PendingRead> readsAwaitingQuorum = new ArrayDeque<>();
+    private final long[] scratch; // for quorum computations, no allocation per commit
+
+    // Output accumulated for the next Ready.
+    private List<Message> outbox = new ArrayList<>();
+    private List<ReadState> readStates = new ArrayList<>();
+    private List<Long> abortedReads = new ArrayList<>();
+    private HardState lastHardState;
+    private Ready pendingReady; // handed out, not yet advanced
+
+    private long droppedMessages;
+    /** With leaseReads: a restarted node counts as having just heard from a leader (see inLease). */
+    private boolean leaseGuardFromStart;
+
+    private record PendingRead(long context, int requester, long readIndex, long seq) {}
+
+    /** A node starting from its storage, with nothing applied yet (the state machine starts empty). */
+    public RaftNode(RaftConfig config, RaftStorage storage, RandomGenerator random) {
+        this(config, storage, random, 0);
+    }
+
+    /**
+     * A node starting from its storage.
+     *
+     * @param lastApplied the index the state machine has already applied (from its own snapshot)
+     */
+    public RaftNode(RaftConfig config, RaftStorage storage, RandomGenerator random, long lastApplied) {
+        this.config = config;
+        this.id = config.id();
+        this.random = random;
+        this.mutation = config.mutation();
+        int[] voters = config.voters();
+        this.peers = Arrays.stream(voters).filter(v -> v != id).toArray();
+        this.quorum = voters.length / 2 + 1;
+        this.votes = new byte[peers.length];
+        this.scratch = new long[peers.length + 1];
+        HardState hs = storage.hardState();
+        this.currentTerm = hs.currentTerm();
+        this.votedFor = hs.votedFor();
+        this.log = new RaftLog(storage, hs.commitIndex(), lastApplied);
+        this.lastHardState = hs;
+        this.leaseGuardFromStart = config.leaseReads();
+        InvariantViolation.check(log.lastTerm() <= currentTerm,
+                "last log term " + log.lastTerm() + " > currentTerm " + currentTerm);
+        resetRandomizedElectionTimeout();
+    }
+
+    // ---------------------------------------------------------------- inputs
+
+    /** Advances logical time by one tick: election timeouts, heartbeats, check-quorum. */
+    public void tick() {
+        nowTicks++;
+        if (role == Role.LEADER) {
+            tickLeader();
+        } else {
+            electionElapsed++;
+            if (electionElapsed >= randomizedElectionTimeout && config.isVoter(id)) {
+                // §5.2: a follower that hears nothing for an election timeout starts an election.
+                electionElapsed = 0;
+                campaign();
+            }
+        }
+        checkInvariants();
+    }
+
+    private void tickLeader() {
+        electionElapsed++;
+        heartbeatElapsed++;
+        if (electionElapsed >= config.electionTimeoutTicks()) {
+            electionElapsed = 0;
+            if (config.checkQuorum()) {
+                // Thesis §6.2: step down if a majority has not been heard from in an election timeout.
+                int active = 1;
+                for (Progress p : progress) {
+                    if (p.recentActive) active++;
+                    p.recentActive = false;
+                }
+                if (active < quorum) {
+                    becomeFollower(currentTerm, NONE);
+                    return;
+                }
+            }
+        }
+        // A follower in REPLICATE whose in-flight AppendEntries got no answer for half an election
+        // timeout probably lost them (Raft tolerates loss): fall back to probing, or its window
+        // would stay full forever.
+        for (Progress p : progress) {
+            if (p.state == Progress.State.REPLICATE && p.inflightCount() > 0
+                    && ++p.ticksWithoutProgress >= Math.max(2, config.electionTimeoutTicks() / 2)) {
+                p.becomeProbe();
+            }
+        }
+        if (heartbeatElapsed >= config.heartbeatIntervalTicks()) {
+            heartbeatElapsed = 0;
+            broadcastHeartbeat();
+        }
+    }
+
+    /**
+     * Makes this node start an election now, as if its election timer had fired (used by tests and
+     * the simulator's manual mode). Ignored on a leader.
+     */
+    public void campaignNow() {
+        if (role != Role.LEADER) {
+            electionElapsed = 0;
+            campaign();
+        }
+        checkInvariants();
+    }
+
+    /** Handles one message from a peer. Malformed or misdirected messages are dropped and counted. */
+    public void step(Message m) {
+        if (m.to() != id || m.from() == id || !isMember(m.from())) {
+            droppedMessages++;
+            return;
+        }
+        if (m.term() > currentTerm) {
+            if (m instanceof RequestVote rv) {
+                // Thesis §4.2.3 (with check-quorum) and §9.6 (Pre-Vote): while a current leader is
+                // being heard from, a RequestVote neither raises our term nor gets a vote, so a
+                // removed or partitioned server cannot disrupt the cluster.
+                if (rv.preVote() ? heardFromLeaderRecently() : config.checkQuorum() && heardFromLeaderRecently()) {
+                    send(new RequestVoteResponse(id, m.from(), currentTerm, false, rv.preVote()));
+                    checkInvariants();
+                    return;
+                }
+                if (!rv.preVote()) becomeFollower(m.term(), NONE);
+                // A Pre-Vote does not change anyone's term (thesis §9.6).
+            } else if (m instanceof RequestVoteResponse r && r.preVote() && r.voteGranted()) {
+                // A granted Pre-Vote carries the term we would campaign in; it is not a newer term.
+            } else {
+                // Figure 2, all servers: a request or response with a higher term makes us a follower.
+                becomeFollower(m.term(), m instanceof AppendEntries ? m.from() : NONE);
+            }
+        } else if (m.term() < currentTerm) {
+            // A stale sender. Requests get an answer carrying our term so the sender learns it
+            // (the seed answered none, leaving stale candidates campaigning forever); stale
+            // responses are simply dropped.
+            switch (m) {
+                case RequestVote rv -> send(new RequestVoteResponse(id, m.from(), currentTerm, false, rv.preVote()));
+                case AppendEntries ae -> send(new AppendEntriesResponse(id, m.from(), currentTerm, false,
+                        ae.prevLogIndex(), 0, 0, ae.readSeq()));
+                case ReadIndexRequest r -> send(new ReadIndexResponse(id, m.from(), currentTerm, r.context(), 0, false));
+                case RequestVoteResponse r -> { }
+                case AppendEntriesResponse r -> { }
+                case ReadIndexResponse r -> { }
+            }
+            checkInvariants();
+            return;
+        }
+
+        switch (m) {
+            case RequestVote rv -> onRequestVote(rv);
+            case RequestVoteResponse r -> onRequestVoteResponse(r);
+            case AppendEntries ae -> onAppendEntries(ae);
+            case AppendEntriesResponse r -> onAppendEntriesResponse(r);
+            case ReadIndexRequest r -> onReadIndexRequest(r);
+            case ReadIndexResponse r -> onReadIndexResponse(r);
+        }
+        checkInvariants();
+    }
+
+    /**
+     * Appends a command to the leader's log. The entry is replicated by the following Readys and
+     * committed once a majority stores it; it is applied through {@link Ready#committedEntries()}.
+     */
+    public ProposeResult propose(byte[] command) {
+        if (role != Role.LEADER) return new ProposeResult.NotLeader(leaderId);
+        long size = command.length + Entry.OVERHEAD_BYTES;
+        if (size > config.maxBytesPerAppend()) {
+            return new ProposeResult.Rejected(ProposeResult.Reason.TOO_LARGE,
+                    "command of " + command.length + " bytes exceeds maxBytesPerAppend " + config.maxBytesPerAppend());
+        }
+        // Back-pressure: refuse rather than grow memory without bound. An entry is always allowed
+        // when nothing is uncommitted, so one command larger than the cap still makes progress.
+        if (uncommittedBytes > 0 && uncommittedBytes + size > config.maxUncommittedBytes()) {
+            return new ProposeResult.Rejected(ProposeResult.Reason.UNCOMMITTED_LIMIT,
+                    uncommittedBytes + " bytes uncommitted, limit " + config.maxUncommittedBytes());
+        }
+        Entry e = Entry.normal(log.lastIndex() + 1, currentTerm, command);
+        log.append(e);
+        uncommittedBytes += size;
+        if (peers.length == 0) maybeCommit(); // nothing to wait for but our own disk (advance)
+        checkInvariants();
+        return new ProposeResult.Accepted(e.index(), e.term());
+    }
+
+    /**
+     * Starts a linearizable read (thesis §6.4). Returns false, doing nothing, when no leader is
+     * known ({@link #leaderId()} says whom to ask otherwise). When it returns true, the
+     * {@code context} later appears in exactly one of {@link Ready#readStates()} (serve the read
+     * once applied up to its index) or {@link Ready#abortedReads()} (leadership was lost: retry),
+     * unless this node or its leader crashes or messages are lost, so callers need a timeout.
+     */
+    public boolean readIndex(long context) {
+        boolean accepted;
+        if (role == Role.LEADER) {
+            registerRead(context, id);
+            accepted = true;
+        } else if (role == Role.FOLLOWER && leaderId != NONE) {
+            send(new ReadIndexRequest(id, leaderId, currentTerm, context));
+            accepted = true;
+        } else {
+            accepted = false;
+        }
+        checkInvariants();
+        return accepted;
+    }
+
+    // ---------------------------------------------------------------- Ready / advance
+
+    /** True when {@link #ready()} has something for the driver to do. */
+    public boolean hasReady() {
+        if (pendingReady != null) return false;
+        if (role == Role.LEADER && wouldSendAppends()) return true;
+        return !outbox.isEmpty() || !readStates.isEmpty() || !abortedReads.isEmpty()
+                || !currentHardState().equals(lastHardState) || log.lastIndex() > log.stableIndex()
+                || log.commitIndex > log.lastApplied;
+    }
+
+    /**
+     * Collects what the driver must persist, send and apply. Call {@link #advance(Ready)} once it
+     * is done before asking for the next Ready.
+     */
+    public Ready ready() {
+        if (pendingReady != null) {
+            throw new IllegalStateException("ready() called again before advance() of the previous Ready");
+        }
+        if (role == Role.LEADER) sendAppends();
+        HardState hs = currentHardState();
+        HardState changed = hs.equals(lastHardState) ? null : hs;
+        lastHardState = hs;
+        Ready rd = new Ready(changed, log.unstableEntries(), outbox, log.nextCommitted(config.maxApplyBytesPerReady()),
+                readStates, abortedReads, role, leaderId, currentTerm);
+        outbox = new ArrayList<>();
+        readStates = new ArrayList<>();
+        abortedReads = new ArrayList<>();
+        pendingReady = rd;
+        checkInvariants();
+        return rd;
+    }
+
+    /** The driver has persisted, sent and applied everything in {@code rd}. */
+    public void advance(Ready rd) {
+        if (rd != pendingReady) throw new IllegalStateException("advance() of a Ready that is not the pending one");
+        pendingReady = null;
+        if (!rd.entries().isEmpty()) {
+            Entry last = rd.entries().get(rd.entries().size() - 1);
+            log.stableTo(last.index(), last.term());
+        }
+        if (!rd.committedEntries().isEmpty()) {
+            log.appliedTo(rd.committedEntries().get(rd.committedEntries().size() - 1).index());
+        }
+        // §10.2.1: the leader's own durable log counts towards the majority like any follower's.
+        if (role == Role.LEADER) maybeCommit();
+        checkInvariants();
+    }
+
+    private HardState currentHardState() {
+        int persistedVote = mutation == TestMutation.FORGET_PERSIST_VOTE ? NONE : votedFor;
+        return new HardState(currentTerm, persistedVote, log.commitIndex);
+    }
+
+    // ---------------------------------------------------------------- elections
+
+    private void campaign() {
+        leaseGuardFromStart = false; // we have waited out a full election timeout
+        if (config.preVote() && role != Role.PRE_CANDIDATE) {
+            becomePreCandidate();
+        } else {
+            becomeCandidate();
+        }
+    }
+
+    private void becomePreCandidate() {
+        // Thesis §9.6: ask whether we could win before raising our term; a node cut off from the
+        // majority keeps its term and cannot force the leader to step down when it returns.
+        role = Role.PRE_CANDIDATE;
+        leaderId = NONE;
+        Arrays.fill(votes, (byte) 0);
+        resetRandomizedElectionTimeout();
+        electionElapsed = 0;
+        if (peers.length == 0) {
+            becomeCandidate();
+            return;
+        }
+        for (int p : peers) {
+            send(new RequestVote(id, p, currentTerm + 1, log.lastIndex(), log.lastTerm(), true));
+        }
+    }
+
+    private void becomeCandidate() {
+        InvariantViolation.check(role != Role.LEADER, "leader " + id + " cannot become candidate");
+        // §5.2: increment currentTerm, vote for self, reset the election timer, send RequestVote.
+        role = Role.CANDIDATE;
+        currentTerm++;
+        votedFor = id;
+        leaderId = NONE;
+        Arrays.fill(votes, (byte) 0);
+        resetRandomizedElectionTimeout();
+        electionElapsed = 0;
+        if (peers.length == 0) {
+            becomeLeader();
+            return;
+        }
+        for (int p : peers) {
+            send(new RequestVote(id, p, currentTerm, log.lastIndex(), log.lastTerm(), false));
+        }
+    }
+
+    private void becomeFollower(long term, int leader) {
+        InvariantViolation.check(term >= currentTerm, "becomeFollower(" + term + ") below currentTerm " + currentTerm);
+        if (role == Role.LEADER) abortPendingReads();
+        if (term > currentTerm) {
+            currentTerm = term;
+            votedFor = NONE; // a new term: no vote cast in it yet
+        }
+        role = Role.FOLLOWER;
+        leaderId = leader;
+        progress = null;
+        uncommittedBytes = 0;
+        electionElapsed = 0;
+        resetRandomizedElectionTimeout();
+    }
+
+    private void becomeLeader() {
+        InvariantViolation.check(role == Role.CANDIDATE, "only a candidate becomes leader, not a " + role);
+        role = Role.LEADER;
+        leaderId = id;
+        electionElapsed = 0;
+        heartbeatElapsed = 0;
+        progress = new Progress[peers.length];
+        // Figure 2: nextIndex = leader last log index + 1, matchIndex = 0, for every follower.
+        for (int i = 0; i < peers.length; i++) {
+            progress[i] = new Progress(peers[i], log.lastIndex() + 1, config.maxInflightAppends());
+            progress[i].recentActive = true; // give each follower a full timeout before check-quorum counts it out
+        }
+        uncommittedBytes = 0;
+        readSeq = 0;
+        // §8 / thesis §6.4: a new leader appends a no-op so that entries of earlier terms commit
+        // (through this entry of its own term) and ReadIndex learns the latest commit.
+        log.append(Entry.noop(log.lastIndex() + 1, currentTerm));
+        if (peers.length == 0) maybeCommit();
+    }
+
+    private void onRequestVote(RequestVote m) {
+        boolean upToDate = log.isUpToDate(m.lastLogIndex(), m.lastLogTerm());
+        if (m.preVote()) {
+            // Grant a Pre-Vote if we would grant the real vote in the term it names: that term is
+            // newer than ours and the log is at least as up-to-date (§5.4.1). Terms equal to ours
+            // mean the sender is behind us.
+            boolean grant = m.term() > currentTerm && upToDate;
+            send(new RequestVoteResponse(id, m.from(), grant ? m.term() : currentTerm, grant, true));
+            return;
+        }
+        // Figure 2, RequestVote receiver: grant if votedFor is null or candidateId, and the
+        // candidate's log is at least as up-to-date as ours (§5.4.1). One vote per term.
+        boolean canVote = votedFor == NONE || votedFor == m.from()
+                || mutation == TestMutation.GRANT_SECOND_VOTE;
+        boolean grant = canVote && upToDate && role != Role.LEADER;
+        if (grant) {
+            votedFor = m.from();
+            electionElapsed = 0; // §5.2: granting a vote resets the election timer
+        }
+        // Sent only after the vote is persisted: Ready puts the hard state before messages.
+        send(new RequestVoteResponse(id, m.from(), currentTerm, grant, false));
+    }
+
+    private void onRequestVoteResponse(RequestVoteResponse m) {
+        boolean expected = (role == Role.PRE_CANDIDATE && m.preVote()) || (role == Role.CANDIDATE && !m.preVote());
+        if (!expected) return; // late answer from an earlier phase
+        if (m.preVote() && m.voteGranted() && m.term() != currentTerm + 1) return; // from an older pre-vote round
+        int slot = slotOf(m.from());
+        if (votes[slot] == 0) votes[slot] = m.voteGranted() ? (byte) 1 : (byte) 2;
+        int granted = 1; // our own vote
+        int refused = 0;
+        for (byte v : votes) {
+            if (v == 1) granted++;
+            else if (v == 2) refused++;
+        }
+        if (granted >= quorum) {
+            if (role == Role.PRE_CANDIDATE) becomeCandidate();
+            else becomeLeader();
+        } else if (refused >= quorum) {
+            becomeFollower(currentTerm, NONE);
+        }
+    }
+
+    /**
+     * We are the leader, or heard from one less than a minimum election timeout ago (thesis §4.2.3,
+     * §9.6). With leaseReads a node counts as having heard from a leader when it starts, because a
+     * leader's lease may rest on the vote this node would have refused before it restarted.
+     */
+    private boolean heardFromLeaderRecently() {
+        if (role == Role.LEADER) return true;
+        boolean heardFromLeader = leaderId != NONE || leaseGuardFromStart;
+        return role == Role.FOLLOWER && heardFromLeader && electionElapsed < config.electionTimeoutTicks();
+    }
+
+    // ---------------------------------------------------------------- replication (follower side)
+
+    private void onAppendEntries(AppendEntries m) {
+        if (role == Role.LEADER) {
+            // Two leaders in one term would break Election Safety; only a corrupt peer sends this.
+            droppedMessages++;
+            return;
+        }
+        if (role != Role.FOLLOWER) {
+            // §5.2: a candidate that hears from the leader of its term becomes a follower, then
+            // runs the full follower checks below (the seed skipped them).
+            becomeFollower(m.term(), m.from());
+        }
+        leaderId = m.from();
+        electionElapsed = 0;
+        leaseGuardFromStart = false;
+
+        if (m.prevLogIndex() < log.commitIndex) {
+            // Everything up to our commitIndex matches the leader already (Leader Completeness);
+            // tell it so and let it send from there.
+            send(new AppendEntriesResponse(id, m.from(), currentTerm, true, log.commitIndex, 0, 0, m.readSeq()));
+            return;
+        }
+        if (!log.matchTerm(m.prevLogIndex(), m.prevLogTerm())) {
+            // Figure 2 receiver step 2: reply false if the log has no entry at prevLogIndex whose
+            // term matches prevLogTerm. Hint where our log stands so the leader can skip a term.
+            long conflictTerm;
+            long conflictIndex;
+            if (m.prevLogIndex() > log.lastIndex()) {
+                conflictTerm = 0;
+                conflictIndex = log.lastIndex() + 1;
+            } else {
+                conflictTerm = log.term(m.prevLogIndex());
+                conflictIndex = log.firstIndexOfTermAt(m.prevLogIndex());
+            }
+            send(new AppendEntriesResponse(id, m.from(), currentTerm, false, m.prevLogIndex(), conflictTerm,
+                    conflictIndex, m.readSeq()));
+            return;
+        }
+        // Steps 3-4: drop a conflicting suffix, append what is new.
+        log.appendAfterMatch(m.entries());
+        long lastNewIndex = m.prevLogIndex() + m.entries().size();
+        // Step 5: commitIndex = min(leaderCommit, index of last new entry). The entries beyond
+        // lastNewIndex were not checked against the leader's log, so they must not commit.
+        if (mutation == TestMutation.FOLLOWER_COMMIT_WITHOUT_MIN) {
+            log.commitTo(Math.min(m.leaderCommit(), log.lastIndex()));
+        } else {
+            log.commitTo(Math.min(m.leaderCommit(), lastNewIndex));
+        }
+        // Sent after our log write is durable (Ready ordering), so matchIndex is a promise.
+        send(new AppendEntriesResponse(id, m.from(), currentTerm, true, lastNewIndex, 0, 0, m.readSeq()));
+    }
+
+    // ---------------------------------------------------------------- replication (leader side)
+
+    private void onAppendEntriesResponse(AppendEntriesResponse m) {
+        if (role != Role.LEADER) return;
+        Progress pr = progress[slotOf(m.from())];
+        pr.recentActive = true;
+        if (m.readSeq() > pr.ackedReadSeq) {
+            pr.ackedReadSeq = m.readSeq();
+            if (readSeq - m.readSeq() < roundSentTick.length) {
+                pr.ackedReadSeqSentTick = roundSentTick[(int) (m.readSeq() % roundSentTick.length)];
+            }
+            releaseConfirmedReads();
+        }
+        if (m.success()) {
+            if (m.index() > pr.matchIndex) {
+                pr.matchIndex = m.index();
+                pr.ticksWithoutProgress = 0;
+                if (pr.nextIndex <= pr.matchIndex) pr.nextIndex = pr.matchIndex + 1;
+                pr.freeInflightTo(m.index());
+                if (pr.state == Progress.State.PROBE) pr.becomeReplicate();
+                maybeCommit();
+            } else if (pr.state == Progress.State.PROBE) {
+                // A successful probe at an index we already knew: the follower matches up to
+                // matchIndex, so stream from there.
+                pr.becomeReplicate();
+            }
+            return;
+        }
+        long rejected = m.index();
+        if (rejected < pr.matchIndex || (pr.state == Progress.State.PROBE && rejected != pr.nextIndex - 1)) {
+            return; // stale: about an index we have since learned matches, or an older probe
+        }
+        if (rejected == pr.matchIndex) return; // a heartbeat check at matchIndex can only fail if stale
+        // Skip back using the follower's hint (§5.3): past the whole conflicting term if we do not
+        // have it, else to the end of our entries of that term. Never past the rejected index, never
+        // below matchIndex + 1, so each refusal strictly moves nextIndex back.
+        long next;
+        if (m.conflictTerm() == 0) {
+            next = m.conflictIndex();
+        } else {
+            long ourLast = log.lastIndexOfTerm(m.conflictTerm(), rejected);
+            next = ourLast > 0 ? ourLast + 1 : m.conflictIndex();
+        }
+        pr.becomeProbe();
+        pr.nextIndex = Math.max(Math.min(next, rejected), pr.matchIndex + 1);
+    }
+
+    /** Sends what each follower is owed: new entries (pipelined), probes, commit updates. */
+    private void sendAppends() {
+        for (Progress pr : progress) {
+            boolean sent = false;
+            while (maySendEntries(pr)) {
+                sendEntries(pr);
+                sent = true;
+            }
+            if (!sent && commitDirty && pr.state == Progress.State.REPLICATE && pr.sentCommit < log.commitIndex) {
+                sendHeartbeat(pr); // tell the follower what committed, so it can apply and serve reads
+            }
+        }
+        commitDirty = false;
+    }
+
+    private boolean wouldSendAppends() {
+        for (Progress pr : progress) {
+            if (maySendEntries(pr)) return true;
+            if (commitDirty && pr.state == Progress.State.REPLICATE && pr.sentCommit < log.commitIndex) return true;
+        }
+        return false;
+    }
+
+    private boolean maySendEntries(Progress pr) {
+        return switch (pr.state) {
+            case PROBE -> !pr.probeSent;
+            case REPLICATE -> !pr.inflightFull() && pr.nextIndex <= log.lastIndex();
+        };
+    }
+
+    private void sendEntries(Progress pr) {
+        long prev = pr.nextIndex - 1;
+        long prevTerm = log.term(prev);
+        InvariantViolation.check(prevTerm != RaftLog.TERM_UNKNOWN,
+                "no term for prevLogIndex " + prev + " (follower " + pr.id + ")");
+        List<Entry> entries = pr.nextIndex <= log.lastIndex()
+                ? log.entries(pr.nextIndex, log.lastIndex() + 1, config.maxBytesPerAppend(), config.maxEntriesPerAppend())
+                : List.of();
+        send(new AppendEntries(id, pr.id, currentTerm, prev, prevTerm, entries, log.commitIndex, readSeq));
+        pr.sentCommit = log.commitIndex;
+        if (pr.state == Progress.State.PROBE) {
+            pr.probeSent = true;
+        } else {
+            long last = prev + entries.size();
+            pr.addInflight(last);
+            pr.nextIndex = last + 1;
+        }
+    }
+
+    /**
+     * A heartbeat checks the log at matchIndex, which is known to match, so it never causes a
+     * spurious refusal while entries are in flight, and carries the commit index and readSeq.
+     */
+    private void sendHeartbeat(Progress pr) {
+        long prev = pr.matchIndex;
+        send(new AppendEntries(id, pr.id, currentTerm, prev, log.term(prev), List.of(), log.commitIndex, readSeq));
+        pr.sentCommit = log.commitIndex;
+    }
+
+    private void broadcastHeartbeat() {
+        readSeq++;
+        roundSentTick[(int) (readSeq % roundSentTick.length)] = nowTicks;
+        for (Progress pr : progress) {
+            if (pr.state == Progress.State.PROBE) {
+                pr.probeSent = false; // resend a probe each heartbeat interval: the last one may be lost
+                sendEntries(pr);
+            } else {
+                sendHeartbeat(pr);
+            }
+        }
+        if (peers.length == 0) releaseConfirmedReads();
+    }
+
+    /**
+     * Figure 2, leaders: commit N if a majority has matchIndex >= N and log[N].term == currentTerm.
+     * The term check is §5.4.2 (Figure 8): counting replicas of an older term's entry is not enough.
+     */
+    private void maybeCommit() {
+        scratch[0] = log.stableIndex(); // our own durable log (§10.2.1)
+        for (int i = 0; i < progress.length; i++) scratch[i + 1] = progress[i].matchIndex;
+        Arrays.sort(scratch);
+        long n = scratch[scratch.length - quorum]; // the highest index a majority holds
+        if (n <= log.commitIndex) return;
+        if (log.term(n) != currentTerm && mutation != TestMutation.COMMIT_OLD_TERM_BY_COUNTING) return;
+        long oldCommit = log.commitIndex;
+        log.commitTo(n);
+        commitDirty = true;
+        for (Entry e : log.entries(oldCommit + 1, n + 1, Long.MAX_VALUE, Integer.MAX_VALUE)) {
+            if (e.term() == currentTerm) uncommittedBytes -= e.sizeBytes();
+        }
+        if (uncommittedBytes < 0) uncommittedBytes = 0; // entries of our term proposed before a restart
+        if (!readsAwaitingTermCommit.isEmpty() && committedInCurrentTerm()) {
+            PendingRead[] waiting = readsAwaitingTermCommit.toArray(new PendingRead[0]);
+            readsAwaitingTermCommit.clear();
+            for (PendingRead r : waiting) registerRead(r.context(), r.requester());
+        }
+    }
+
+    private boolean committedInCurrentTerm() {
+        return log.term(log.commitIndex) == currentTerm;
+    }
+
+    // ---------------------------------------------------------------- reads (thesis §6.4)
+
+    private void registerRead(long context, int requester) {
+        // Step 1: the leader must have committed an entry of its own term, so that its
+        // commitIndex is at least that of any earlier leader.
+        if (!committedInCurrentTerm()) {
+            readsAwaitingTermCommit.add(new PendingRead(context, requester, 0, 0));
+            return;
+        }
+        long readIndex = log.commitIndex;
+        if (config.leaseReads() && leaseValid()) {
+            // §6.4.1: within the lease no other leader can exist, so no heartbeat round is needed.
+            completeRead(new PendingRead(context, requester, readIndex, 0));
+            return;
+        }
+        // Step 2: confirm we are still the leader with a fresh heartbeat round acknowledged by a
+        // majority; any round started after the read arrived will do.
+        broadcastHeartbeat();
+        readsAwaitingQuorum.add(new PendingRead(context, requester, readIndex, readSeq));
+        releaseConfirmedReads();
+    }
+
+    private void releaseConfirmedReads() {
+        if (readsAwaitingQuorum.isEmpty()) return;
+        scratch[0] = Long.MAX_VALUE; // we acknowledge our own rounds
+        for (int i = 0; i < progress.length; i++) scratch[i + 1] = progress[i].ackedReadSeq;
+        Arrays.sort(scratch);
+        long confirmed = scratch[scratch.length - quorum];
+        while (!readsAwaitingQuorum.isEmpty() && readsAwaitingQuorum.peekFirst().seq() <= confirmed) {
+            completeRead(readsAwaitingQuorum.pollFirst());
+        }
+    }
+
+    private boolean leaseValid() {
+        scratch[0] = nowTicks;
+        for (int i = 0; i < progress.length; i++) scratch[i + 1] = progress[i].ackedReadSeqSentTick;
+        Arrays.sort(scratch);
+        long leaseStart = scratch[scratch.length - quorum];
+        if (leaseStart == Long.MIN_VALUE) return false;
+        return nowTicks < leaseStart + config.electionTimeoutTicks() - config.clockDriftTicks();
+    }
+
+    private void completeRead(PendingRead r) {
+        if (r.requester() == id) {
+            readStates.add(new ReadState(r.context(), r.readIndex()));
+        } else {
+            send(new ReadIndexResponse(id, r.requester(), currentTerm, r.context(), r.readIndex(), true));
+        }
+    }
+
+    private void abortPendingReads() {
+        for (ArrayDeque<PendingRead> q : List.of(readsAwaitingTermCommit, readsAwaitingQuorum)) {
+            for (PendingRead r : q) {
+                if (r.requester() == id) abortedReads.add(r.context());
+                else send(new ReadIndexResponse(id, r.requester(), currentTerm, r.context(), 0, false));
+            }
+            q.clear();
+        }
+    }
+
+    private void onReadIndexRequest(ReadIndexRequest m) {
+        if (role != Role.LEADER) {
+            send(new ReadIndexResponse(id, m.from(), currentTerm, m.context(), 0, false));
+            return;
+        }
+        registerRead(m.context(), m.from());
+    }
+
+    private void onReadIndexResponse(ReadIndexResponse m) {
+        if (m.ok()) readStates.add(new ReadState(m.context(), m.readIndex()));
+        else abortedReads.add(m.context());
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private void send(Message m) {
+        outbox.add(m);
+    }
+
+    private boolean isMember(int node) {
+        return node == id || slotOf(node) >= 0;
+    }
+
+    private int slotOf(int node) {
+        for (int i = 0; i < peers.length; i++) if (peers[i] == node) return i;
+        return -1;
+    }
+
+    private void resetRandomizedElectionTimeout() {
+        // §5.2: randomized in [electionTimeout, 2 * electionTimeout) so split votes are rare.
+        randomizedElectionTimeout = config.electionTimeoutTicks() + random.nextInt(config.electionTimeoutTicks());
+    }
+
+    /** The always-on invariants, checked after every input; a failure is a bug in Keel. */
+    private void checkInvariants() {
+        long last = log.lastIndex();
+        if (log.lastApplied > log.commitIndex || log.commitIndex > last) {
+            throw new InvariantViolation("node " + id + ": lastApplied " + log.lastApplied + " <= commitIndex "
+                    + log.commitIndex + " <= lastIndex " + last + " does not hold");
+        }
+        if (log.stableIndex() > last) {
+            throw new InvariantViolation("node " + id + ": stableIndex " + log.stableIndex() + " > lastIndex " + last);
+        }
+        if (log.lastTerm() > currentTerm) {
+            throw new InvariantViolation("node " + id + ": last log term " + log.lastTerm() + " > currentTerm " + currentTerm);
+        }
+        if ((role == Role.LEADER) != (leaderId == id)) {
+            throw new InvariantViolation("node " + id + ": role " + role + " but leaderId " + leaderId);
+        }
+        if ((role == Role.LEADER || role == Role.CANDIDATE) && votedFor != id) {
+            throw new InvariantViolation("node " + id + ": " + role + " in term " + currentTerm + " voted for " + votedFor);
+        }
+        if (role == Role.LEADER) {
+            for (Progress p : progress) {
+                if (p.matchIndex >= p.nextIndex) {
+                    throw new InvariantViolation("node " + id + ": " + p + " has matchIndex >= nextIndex");
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- read-only views
+
+    public int id() { return id; }
+    public Role role() { return role; }
+    public long currentTerm() { return currentTerm; }
+    public int votedFor() { return votedFor; }
+    public int leaderId() { return leaderId; }
+    public long commitIndex() { return log.commitIndex; }
+    public long lastApplied() { return log.lastApplied; }
+    public long lastIndex() { return log.lastIndex(); }
+    public long firstIndex() { return log.firstIndex(); }
+    public RaftConfig config() { return config; }
+    /** Messages dropped as malformed, misdirected or from non-members. */
+    public long droppedMessages() { return droppedMessages; }
+    /** Bytes of this leader's entries not yet committed (0 on followers). */
+    public long uncommittedBytes() { return uncommittedBytes; }
+
+    /** Term of the entry at index, or -1 when this node has no such entry. */
+    public long term(long index) {
+        return log.term(index);
+    }
+
+    /** The entry at index (firstIndex() <= index <= lastIndex()). */
+    public Entry entry(long index) {
+        return log.entry(index);
+    }
+
+    public Status status() {
+        return new Status(id, role, currentTerm, votedFor, leaderId, log.commitIndex, log.lastApplied,
+                log.lastIndex(), log.lastTerm(), log.stableIndex());
+    }
+
+    /** The leader's progress for a follower, for tests and status pages; null if not leader. */
+    public String progressOf(int follower) {
+        if (role != Role.LEADER) return null;
+        int slot = slotOf(follower);
+        return slot < 0 ? null : progress[slot].toString();
+    }
+}

@@ -1,0 +1,28 @@
+package dev.keel.core;
+
+import java.util.List;
+
+/**
+ * The durable state a node reads back: what was persisted from earlier {@link Ready}s. The core
+ * only reads through this interface; the driver writes (persisting each Ready) through the
+ * implementation's own methods.
+ *
+ * <p>Contract: everything returned reflects only data that is durable. Called from the thread
+ * that drives the core.
+ */
+public interface RaftStorage {
+    /** The last persisted hard state, {@link HardState#EMPTY} for a new node. */
+    HardState hardState();
+
+    /** Index of the first entry available (1 when nothing was compacted). */
+    long firstIndex();
+
+    /** Index of the last persisted entry, or firstIndex() - 1 if there is none. */
+    long lastIndex();
+
+    /** Term of the entry at {@code index}, for firstIndex()-1 <= index <= lastIndex(); term(0) is 0. */
+    long term(long index);
+
+    /** Entries in [lo, hi), stopping once maxBytes is reached but always returning at least one when lo < hi. */
+    List<Entry> entries(long lo, long hi, long maxBytes);
+}

@@ -1,0 +1,30 @@
+package dev.keel.core;
+
+import java.util.List;
+
+/**
+ * Everything the driver must do after feeding the core some input, in this order (etcd's
+ * Ready/Advance contract):
+ * <ol>
+ *   <li>persist {@link #hardState()} (if not null) and {@link #entries()} (which replace any persisted
+ *       entries at or after the first one's index), and make them durable;</li>
+ *   <li>only then send {@link #messages()}: they may promise votes and log contents (Figure 2:
+ *       "respond to RPCs only after updating stable storage");</li>
+ *   <li>apply {@link #committedEntries()} in order;</li>
+ *   <li>serve {@link #readStates()} once the state machine has applied up to each read index, and
+ *       fail {@link #abortedReads()};</li>
+ *   <li>call {@link RaftNode#advance(Ready)}.</li>
+ * </ol>
+ *
+ * @param hardState the hard state to persist, or null when unchanged
+ * @param role the node's role when the Ready was made, and {@code leaderId} the leader it knows
+ */
+public record Ready(HardState hardState, List<Entry> entries, List<Message> messages,
+                    List<Entry> committedEntries, List<ReadState> readStates, List<Long> abortedReads,
+                    Role role, int leaderId, long currentTerm) {
+
+    /** True if this Ready asks for a durable write before its messages may be sent. */
+    public boolean mustPersist() {
+        return hardState != null || !entries.isEmpty();
+    }
+}

@@ -1,0 +1,17 @@
+package dev.keel.core;
+
+/**
+ * Deliberate protocol bugs, used only by tests to prove that the simulator's checkers can fail.
+ * The CLI and the server never set one.
+ */
+public enum TestMutation {
+    NONE,
+    /** Commit an entry of an older term by counting replicas (the Figure 8 bug, §5.4.2). */
+    COMMIT_OLD_TERM_BY_COUNTING,
+    /** Leave votedFor out of the persisted hard state, so a restarted node can vote twice in a term. */
+    FORGET_PERSIST_VOTE,
+    /** Follower sets commitIndex = leaderCommit, without min(leaderCommit, index of last new entry). */
+    FOLLOWER_COMMIT_WITHOUT_MIN,
+    /** Grant a vote to a second candidate in the same term. */
+    GRANT_SECOND_VOTE
+}
