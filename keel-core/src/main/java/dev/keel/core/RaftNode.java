@@ -332,7 +332,9 @@ public final class RaftNode {
 
     private void campaign() {
         leaseGuardFromStart = false; // we have waited out a full election timeout
-        if (config.preVote() && role != Role.PRE_CANDIDATE) {
+        // A pre-candidate whose round timed out pre-votes again: only a majority of pre-votes may
+        // raise the term (thesis §9.6), or an isolated node would still inflate its term.
+        if (config.preVote()) {
             becomePreCandidate();
         } else {
             becomeCandidate();
@@ -377,11 +379,14 @@ public final class RaftNode {
 
     private void becomeFollower(long term, int leader) {
         InvariantViolation.check(term >= currentTerm, "becomeFollower(" + term + ") below currentTerm " + currentTerm);
-        if (role == Role.LEADER) abortPendingReads();
+        boolean wasLeader = role == Role.LEADER;
         if (term > currentTerm) {
             currentTerm = term;
             votedFor = NONE; // a new term: no vote cast in it yet
         }
+        // After adopting the term, so the refusals we send are not dropped as stale by followers
+        // that already moved to it.
+        if (wasLeader) abortPendingReads();
         role = Role.FOLLOWER;
         leaderId = leader;
         progress = null;
@@ -423,7 +428,7 @@ public final class RaftNode {
         // Figure 2, RequestVote receiver: grant if votedFor is null or candidateId, and the
         // candidate's log is at least as up-to-date as ours (§5.4.1). One vote per term.
         boolean canVote = votedFor == NONE || votedFor == m.from()
-                || mutation == TestMutation.GRANT_SECOND_VOTE;
+                || (mutation == TestMutation.GRANT_SECOND_VOTE && role == Role.FOLLOWER);
         boolean grant = canVote && upToDate && role != Role.LEADER;
         if (grant) {
             votedFor = m.from();
@@ -521,6 +526,10 @@ public final class RaftNode {
 
     private void onAppendEntriesResponse(AppendEntriesResponse m) {
         if (role != Role.LEADER) return;
+        if (m.index() > log.lastIndex()) {
+            droppedMessages++; // claims entries we never had: a corrupt peer
+            return;
+        }
         Progress pr = progress[slotOf(m.from())];
         pr.recentActive = true;
         if (m.readSeq() > pr.ackedReadSeq) {
@@ -652,7 +661,8 @@ public final class RaftNode {
         log.commitTo(n);
         commitDirty = true;
         for (Entry e : log.entries(oldCommit + 1, n + 1, Long.MAX_VALUE, Integer.MAX_VALUE)) {
-            if (e.term() == currentTerm) uncommittedBytes -= e.sizeBytes();
+            // Only proposals count (the no-op of becomeLeader was never added).
+            if (e.term() == currentTerm && e.type() == EntryType.NORMAL) uncommittedBytes -= e.sizeBytes();
         }
         if (uncommittedBytes < 0) uncommittedBytes = 0; // entries of our term proposed before a restart
         if (!readsAwaitingTermCommit.isEmpty() && committedInCurrentTerm()) {

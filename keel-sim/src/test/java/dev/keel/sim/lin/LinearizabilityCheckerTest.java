@@ -207,7 +207,11 @@ class LinearizabilityCheckerTest {
                 read(2, 60, 70, "x", 1L));
         assertThat(r.verdict()).isEqualTo(Verdict.ILLEGAL);
         assertThat(r.failingKey()).isEqualTo("x");
-        assertThat(r.explanation()).contains("client 2 [60, 70] read(x) -> 1");
+        // Whichever order the writes take, a read is contradicted; the search gets furthest by
+        // ordering 2 before 1, and is then stuck at the read of 2.
+        assertThat(r.explanation())
+                .contains("client 2 [20, 30] read(x) -> 1")
+                .contains("first operation that cannot be linearized after it:\n    client 2 [40, 50] read(x) -> 2");
     }
 
     @Test
@@ -236,7 +240,20 @@ class LinearizabilityCheckerTest {
                 cas(1, 20, 30, "x", 1, 2, true),
                 cas(2, 20, 30, "x", 1, 3, true));
         assertThat(r.verdict()).isEqualTo(Verdict.ILLEGAL);
-        assertThat(r.explanation()).contains("concurrent operations not yet linearized");
+        assertThat(r.explanation()).contains("cas(x, 1 => 3) -> true").contains("not legal from state 2");
+    }
+
+    @Test
+    void explanationListsConcurrentOperationsThatCouldNotGoFirstEither() {
+        CheckResult r = check(
+                write(0, 0, 10, "x", 1),
+                read(1, 20, 30, "x", 7L),
+                read(2, 20, 30, "x", 8L));
+        assertThat(r.verdict()).isEqualTo(Verdict.ILLEGAL);
+        assertThat(r.explanation())
+                .contains("first operation that cannot be linearized after it:\n    client 1 [20, 30] read(x) -> 7")
+                .contains("concurrent operations not yet linearized (none can go first either):\n"
+                        + "    client 2 [20, 30] read(x) -> 8");
     }
 
     @Test

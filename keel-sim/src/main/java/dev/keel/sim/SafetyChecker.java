@@ -1,0 +1,183 @@
+package dev.keel.sim;
+
+import dev.keel.core.Entry;
+import dev.keel.core.RaftNode;
+import dev.keel.core.Role;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Checks the Figure 3 safety properties of the Raft paper over a whole run, incrementally, so that
+ * it can run after every simulated step:
+ * <ul>
+ *   <li>Election Safety: at most one leader per term, over the whole run;</li>
+ *   <li>Leader Append-Only: a leader never overwrites or deletes entries in its log;</li>
+ *   <li>Log Matching: two logs with an entry of the same index and term are identical up to it;</li>
+ *   <li>Leader Completeness: an entry committed in a term is in the log of every leader of later terms;</li>
+ *   <li>State Machine Safety: every node applies the same entry at each index;</li>
+ * </ul>
+ * plus: a node's commitIndex never decreases while it runs, and nodes apply indexes in order.
+ *
+ * <p>Log Matching is checked by induction: every (index, term) that any node persists must always
+ * come with the same command and the same term at index - 1, which implies identical prefixes.
+ */
+public final class SafetyChecker {
+    private record IndexTerm(long index, long term) {}
+
+    private record LogFact(long prevTerm, Entry entry, int firstNode) {}
+
+    private final Map<Long, Integer> leaderOfTerm = new HashMap<>();
+    /** committed.get(i - 1) is the entry known committed at index i. */
+    private final ArrayList<Entry> committed = new ArrayList<>();
+    /**
+     * commitTerms[i - 1]: the term in which entry i was seen committed, an upper bound on the term
+     * in which it really committed (the observer's currentTerm). Leader Completeness speaks of
+     * leaders of terms after the commit, not after the entry's own term: an entry of term 3 that
+     * commits in term 5 need not be in the log of term 4's leader.
+     */
+    private long[] commitTerms = new long[1024];
+    private final Map<IndexTerm, LogFact> logFacts = new HashMap<>();
+    private final Map<Integer, NodeTrack> tracks = new HashMap<>();
+    /** Committed entries below this index (0-based) were already checked against current leaders. */
+    private int checkedAgainstLeaders;
+
+    private static final class NodeTrack {
+        long lastCommit;
+        long lastApplied;
+        long leaderTerm = -1; // the term it was last seen leading in
+        long leaderLastIndex;
+        long leaderLastTerm;
+    }
+
+    private NodeTrack track(int id) {
+        return tracks.computeIfAbsent(id, k -> new NodeTrack());
+    }
+
+    /** A node (re)started: its volatile state begins again from what it persisted. */
+    public void onStart(RaftNode node) {
+        NodeTrack t = new NodeTrack();
+        t.lastCommit = node.commitIndex();
+        t.lastApplied = node.lastApplied();
+        tracks.put(node.id(), t);
+        // The persisted commitIndex must itself be consistent with what was committed.
+        recordCommits(node, 0);
+    }
+
+    /** The node is about to persist these entries (from its Ready). */
+    public void onPersist(RaftNode node, List<Entry> entries) {
+        for (Entry e : entries) {
+            long prevTerm = e.index() == 1 ? 0 : node.term(e.index() - 1);
+            LogFact fact = new LogFact(prevTerm, e, node.id());
+            LogFact seen = logFacts.putIfAbsent(new IndexTerm(e.index(), e.term()), fact);
+            if (seen != null && (seen.prevTerm() != prevTerm || !seen.entry().equals(e))) {
+                throw new SafetyViolation("LogMatching", "node " + node.id() + " has entry " + e + " after term "
+                        + prevTerm + ", but node " + seen.firstNode() + " had " + seen.entry() + " after term "
+                        + seen.prevTerm());
+            }
+        }
+    }
+
+    /** The node applied e to its state machine. */
+    public void onApply(RaftNode node, Entry e) {
+        NodeTrack t = track(node.id());
+        if (e.index() != t.lastApplied + 1) {
+            throw new SafetyViolation("ApplyOrder", "node " + node.id() + " applied " + e.index() + " after "
+                    + t.lastApplied);
+        }
+        t.lastApplied = e.index();
+        recordCommits(node, t.lastCommit);
+        if (e.index() > committed.size()) {
+            throw new SafetyViolation("StateMachineSafety", "node " + node.id() + " applied " + e
+                    + " which no node has committed");
+        }
+        Entry c = committed.get((int) e.index() - 1);
+        if (!c.equals(e)) {
+            throw new SafetyViolation("StateMachineSafety", "node " + node.id() + " applied " + e + " at index "
+                    + e.index() + " where " + c + " was committed");
+        }
+    }
+
+    /** After every step: checks every live node (null entries are crashed nodes). */
+    public void afterStep(RaftNode[] nodes) {
+        for (RaftNode n : nodes) {
+            if (n == null) continue;
+            NodeTrack t = track(n.id());
+            if (n.commitIndex() < t.lastCommit) {
+                throw new SafetyViolation("CommitMonotonic", "node " + n.id() + " commitIndex went from "
+                        + t.lastCommit + " to " + n.commitIndex());
+            }
+            if (n.commitIndex() > t.lastCommit) {
+                recordCommits(n, t.lastCommit);
+                t.lastCommit = n.commitIndex();
+            }
+            if (n.role() == Role.LEADER) {
+                Integer other = leaderOfTerm.putIfAbsent(n.currentTerm(), n.id());
+                if (other != null && other != n.id()) {
+                    throw new SafetyViolation("ElectionSafety", "nodes " + other + " and " + n.id()
+                            + " both leaders in term " + n.currentTerm());
+                }
+                if (t.leaderTerm != n.currentTerm()) {
+                    // A new leader: it must hold every entry committed so far (Leader Completeness).
+                    t.leaderTerm = n.currentTerm();
+                    for (int i = 0; i < committed.size(); i++) {
+                        Entry c = committed.get(i);
+                        if (commitTerms[i] < n.currentTerm() && n.term(c.index()) != c.term()) {
+                            throw new SafetyViolation("LeaderCompleteness", "leader " + n.id() + " of term "
+                                    + n.currentTerm() + " lacks committed entry " + c + " (has term "
+                                    + n.term(c.index()) + ")");
+                        }
+                    }
+                } else if (n.lastIndex() < t.leaderLastIndex || n.term(t.leaderLastIndex) != t.leaderLastTerm) {
+                    throw new SafetyViolation("LeaderAppendOnly", "leader " + n.id() + " of term " + n.currentTerm()
+                            + " had entry " + t.leaderLastIndex + "/" + t.leaderLastTerm + ", now has last index "
+                            + n.lastIndex() + " and term " + n.term(t.leaderLastIndex) + " there");
+                }
+                t.leaderLastIndex = n.lastIndex();
+                t.leaderLastTerm = n.term(n.lastIndex());
+            } else {
+                t.leaderTerm = -1;
+            }
+        }
+        // Leader Completeness for entries committed since the last step, against every leader.
+        for (RaftNode n : nodes) {
+            if (n == null || n.role() != Role.LEADER) continue;
+            for (int i = checkedAgainstLeaders; i < committed.size(); i++) {
+                Entry c = committed.get(i);
+                if (commitTerms[i] < n.currentTerm() && n.term(c.index()) != c.term()) {
+                    throw new SafetyViolation("LeaderCompleteness", "leader " + n.id() + " of term "
+                            + n.currentTerm() + " lacks committed entry " + c);
+                }
+            }
+        }
+        checkedAgainstLeaders = committed.size();
+    }
+
+    private void recordCommits(RaftNode n, long from) {
+        for (long i = from + 1; i <= n.commitIndex(); i++) {
+            Entry e = n.entry(i);
+            if (i <= committed.size()) {
+                Entry c = committed.get((int) i - 1);
+                if (!c.equals(e)) {
+                    throw new SafetyViolation("StateMachineSafety", "node " + n.id() + " committed " + e
+                            + " at index " + i + " where " + c + " was committed before");
+                }
+            } else {
+                if (committed.size() == commitTerms.length) commitTerms = java.util.Arrays.copyOf(commitTerms, commitTerms.length * 2);
+                commitTerms[committed.size()] = n.currentTerm();
+                committed.add(e);
+            }
+        }
+    }
+
+    /** Index of the highest entry any node has committed. */
+    public long maxCommitted() {
+        return committed.size();
+    }
+
+    /** Number of terms in which some node was leader. */
+    public int leaderTerms() {
+        return leaderOfTerm.size();
+    }
+}

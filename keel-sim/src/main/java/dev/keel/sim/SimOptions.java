@@ -1,0 +1,41 @@
+package dev.keel.sim;
+
+import dev.keel.core.TestMutation;
+
+/**
+ * What a simulation run may vary besides its seed.
+ *
+ * @param nodes cluster size, or 0 to let the seed choose (1, 3, 5 or 7, mostly 3 and 5)
+ * @param faultTicks length of the fault phase in election-timer ticks of one node
+ * @param livenessTicks after the fault phase everything heals; within this many ticks a leader must
+ *     be elected, every client's final write must complete and every node must apply the same log
+ * @param traceLines keep the last this many events as readable lines (0: none, the fast default)
+ * @param mutation a deliberate protocol bug, for checker tests only
+ */
+public record SimOptions(int nodes, int faultTicks, int livenessTicks, int traceLines, TestMutation mutation) {
+    public static final SimOptions DEFAULT = new SimOptions(0, 1500, 600, 0, TestMutation.NONE);
+
+    public SimOptions {
+        if (nodes < 0 || nodes > 9) throw new IllegalArgumentException("nodes " + nodes + " outside 0..9");
+        if (faultTicks < 0) throw new IllegalArgumentException("faultTicks " + faultTicks + " < 0");
+        if (livenessTicks < 50) throw new IllegalArgumentException("livenessTicks " + livenessTicks + " < 50");
+        if (traceLines < 0) throw new IllegalArgumentException("traceLines " + traceLines + " < 0");
+        if (mutation == null) mutation = TestMutation.NONE;
+    }
+
+    public SimOptions withNodes(int n) {
+        return new SimOptions(n, faultTicks, livenessTicks, traceLines, mutation);
+    }
+
+    public SimOptions withFaultTicks(int t) {
+        return new SimOptions(nodes, t, livenessTicks, traceLines, mutation);
+    }
+
+    public SimOptions withTraceLines(int t) {
+        return new SimOptions(nodes, faultTicks, livenessTicks, t, mutation);
+    }
+
+    public SimOptions withMutation(TestMutation m) {
+        return new SimOptions(nodes, faultTicks, livenessTicks, traceLines, m);
+    }
+}

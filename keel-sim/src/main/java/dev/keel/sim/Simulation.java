@@ -1,0 +1,643 @@
+package dev.keel.sim;
+
+import dev.keel.core.Entry;
+import dev.keel.core.EntryType;
+import dev.keel.core.InvariantViolation;
+import dev.keel.core.MemoryStorage;
+import dev.keel.core.Message;
+import dev.keel.core.ProposeResult;
+import dev.keel.core.RaftConfig;
+import dev.keel.core.RaftNode;
+import dev.keel.core.ReadState;
+import dev.keel.core.Ready;
+import dev.keel.core.Role;
+import dev.keel.sim.lin.CheckResult;
+import dev.keel.sim.lin.LinearizabilityChecker;
+import dev.keel.sim.lin.Operation;
+import dev.keel.sim.lin.RegisterModel;
+import dev.keel.sim.lin.RegisterOp;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.PriorityQueue;
+import java.util.SplittableRandom;
+import java.util.stream.IntStream;
+
+/**
+ * One seeded run of a simulated Keel cluster: the grown-up form of an in-memory cluster. A single
+ * {@code long} seed decides the cluster size, network delays, loss, duplication and reordering,
+ * partitions (symmetric and one-way), crashes and restarts, and the client load; the same seed
+ * and options always replay the same run, event for event (see {@link SimResult#digest()}).
+ *
+ * <p>The run has a fault phase, then a liveness phase in which every fault heals. The
+ * {@link SafetyChecker} runs after every event; at the end the clients' history is checked for
+ * linearizability per key.
+ *
+ * <p>Time is in units; a node ticks every {@link #TICK_UNITS} units (each node at its own phase).
+ * Persisting a Ready takes a random 0-3 units: a crash before then loses it, which is how "log
+ * writes not yet synced" are lost.
+ */
+public final class Simulation {
+    public static final int TICK_UNITS = 10;
+    private static final long MAX_EVENTS = 20_000_000;
+    private static final int ATTEMPT_TIMEOUT_UNITS = 40 * TICK_UNITS;
+    private static final int OP_TIMEOUT_UNITS = 120 * TICK_UNITS;
+
+    private enum Kind { TICK, DELIVER, PERSIST, CLIENT_REQUEST, CLIENT_RESPONSE, CLIENT_ATTEMPT_TIMEOUT,
+        CLIENT_NEXT, NEMESIS, RESTART, HEAL_ALL }
+
+    private record Event(long time, long seq, Kind kind, int node, Object payload) {}
+
+    private final long seed;
+    private final SimOptions options;
+    private final SplittableRandom rng;
+    private final Digest digest = new Digest();
+    private final SafetyChecker checker = new SafetyChecker();
+    private final PriorityQueue<Event> queue = new PriorityQueue<>((a, b) ->
+            a.time != b.time ? Long.compare(a.time, b.time) : Long.compare(a.seq, b.seq));
+    private long eventSeq;
+    private long now;
+    private long events;
+    private final ArrayDeque<String> trace;
+
+    // The world.
+    private final int n;
+    private final SimNode[] nodes; // index = node id - 1
+    private final boolean[][] blocked; // blocked[from-1][to-1]: the link drops everything
+    private double lossRate;
+    private final double dupRate;
+    private final int maxDelayUnits;
+    private final RaftConfig baseConfig;
+
+    // Faults chosen by the seed.
+    private final boolean partitionsOn;
+    private final boolean crashesOn;
+    private final boolean lossOn;
+    private final int nemesisEveryUnits;
+    private boolean faultPhase = true;
+    private int crashes;
+    private int partitions;
+
+    // Clients.
+    private final SimClient[] clients;
+    private final String[] keys;
+    private final List<Operation> history = new ArrayList<>();
+    private long nextValue = 1;
+    private long nextContext = 1;
+    private int opsOk;
+    private int opsInfo;
+
+    private Simulation(long seed, SimOptions options) {
+        this.seed = seed;
+        this.options = options;
+        this.rng = new SplittableRandom(seed);
+        this.trace = options.traceLines() > 0 ? new ArrayDeque<>() : null;
+        int[] sizes = {1, 3, 3, 3, 5, 5, 5, 7};
+        this.n = options.nodes() > 0 ? options.nodes() : sizes[rng.nextInt(sizes.length)];
+        int[] voters = IntStream.rangeClosed(1, n).toArray();
+        boolean preVote = rng.nextInt(4) != 0;
+        boolean checkQuorum = rng.nextInt(4) != 0;
+        boolean lease = checkQuorum && rng.nextInt(3) == 0;
+        this.baseConfig = RaftConfig.builder(1, IntStream.of(voters).boxed().toList())
+                .electionTimeoutTicks(10)
+                .heartbeatIntervalTicks(1 + rng.nextInt(3))
+                .maxEntriesPerAppend(1 + rng.nextInt(64))
+                .maxBytesPerAppend(64 + rng.nextInt(4096))
+                .maxInflightAppends(1 + rng.nextInt(8))
+                .maxUncommittedBytes(256 + rng.nextInt(8192))
+                .preVote(preVote)
+                .checkQuorum(checkQuorum)
+                .leaseReads(lease)
+                .clockDriftTicks(2)
+                .mutation(options.mutation())
+                .build();
+        this.dupRate = rng.nextInt(3) == 0 ? rng.nextDouble() * 0.05 : 0;
+        this.maxDelayUnits = 1 + rng.nextInt(rng.nextInt(4) == 0 ? 60 : 20);
+        this.lossOn = rng.nextInt(3) != 0;
+        this.lossRate = lossOn ? rng.nextDouble() * 0.1 : 0;
+        this.partitionsOn = rng.nextInt(5) != 0;
+        this.crashesOn = rng.nextInt(5) != 0;
+        this.nemesisEveryUnits = (20 + rng.nextInt(200)) * TICK_UNITS / 10;
+        this.blocked = new boolean[n][n];
+        this.nodes = new SimNode[n];
+        for (int i = 0; i < n; i++) {
+            nodes[i] = new SimNode(i + 1, rng.split());
+        }
+        int keyCount = 1 + rng.nextInt(3);
+        this.keys = new String[keyCount];
+        for (int i = 0; i < keyCount; i++) keys[i] = "k" + i;
+        this.clients = new SimClient[1 + rng.nextInt(5)];
+        for (int i = 0; i < clients.length; i++) clients[i] = new SimClient(i + 1);
+    }
+
+    /** Runs one seed to the end and reports; never throws for a protocol failure. */
+    public static SimResult run(long seed, SimOptions options) {
+        return new Simulation(seed, options).run();
+    }
+
+    private SimResult run() {
+        String violation = null;
+        try {
+            for (SimNode node : nodes) {
+                node.start();
+                schedule(1 + rng.nextInt(TICK_UNITS), Kind.TICK, node.id, null);
+            }
+            for (SimClient c : clients) schedule(rng.nextInt(5 * TICK_UNITS), Kind.CLIENT_NEXT, c.id, null);
+            if (partitionsOn || crashesOn || lossOn) schedule(nemesisEveryUnits, Kind.NEMESIS, 0, null);
+            long healAt = (long) options.faultTicks() * TICK_UNITS;
+            schedule(healAt, Kind.HEAL_ALL, 0, null);
+            long deadline = healAt + (long) options.livenessTicks() * TICK_UNITS;
+            while (true) {
+                Event e = queue.poll();
+                if (e == null) throw new SafetyViolation("Simulator", "event queue ran dry");
+                if (e.time > deadline) {
+                    throw new SafetyViolation("Liveness", livenessReport());
+                }
+                now = e.time;
+                events++;
+                if (events > MAX_EVENTS) throw new SafetyViolation("Simulator", "more than " + MAX_EVENTS + " events");
+                digest.mix(e.time);
+                digest.mix(e.kind.ordinal());
+                digest.mix(e.node);
+                handle(e);
+                checker.afterStep(liveRafts());
+                if (!faultPhase && livenessReached()) break;
+            }
+            CheckResult lin = LinearizabilityChecker.check(new RegisterModel(), history, 5_000_000);
+            if (lin.verdict() == dev.keel.sim.lin.Verdict.ILLEGAL) {
+                throw new SafetyViolation("Linearizability", "key " + lin.failingKey() + "\n" + lin.explanation());
+            }
+        } catch (SafetyViolation v) {
+            violation = v.getMessage();
+        } catch (InvariantViolation v) {
+            violation = "CoreInvariant: " + v.getMessage();
+        }
+        return new SimResult(seed, digest.value(), n, events, checker.leaderTerms(), checker.maxCommitted(), opsOk,
+                opsInfo, crashes, partitions, violation, violation == null ? -1 : events,
+                trace == null ? List.of() : List.copyOf(trace));
+    }
+
+    // ---------------------------------------------------------------- events
+
+    private void schedule(long delay, Kind kind, int node, Object payload) {
+        queue.add(new Event(now + delay, eventSeq++, kind, node, payload));
+    }
+
+    private void handle(Event e) {
+        switch (e.kind) {
+            case TICK -> {
+                SimNode node = node(e.node);
+                if (node.raft != null) {
+                    trace(e, "tick");
+                    node.raft.tick();
+                    node.afterInput();
+                }
+                schedule(TICK_UNITS, Kind.TICK, e.node, null);
+            }
+            case DELIVER -> {
+                Message m = (Message) e.payload;
+                digest.mix(m);
+                SimNode node = node(e.node);
+                if (node.raft == null) return; // delivered to a crashed node: lost
+                trace(e, "deliver " + m);
+                node.raft.step(m);
+                node.afterInput();
+            }
+            case PERSIST -> {
+                SimNode node = node(e.node);
+                if (node.raft == null || (long) e.payload != node.incarnation) return;
+                node.persistScheduled = false;
+                node.processReadys();
+            }
+            case CLIENT_REQUEST -> clientRequest(node(e.node), (ClientRequest) e.payload, e);
+            case CLIENT_RESPONSE -> clients[e.node - 1].onResponse((ClientResponse) e.payload);
+            case CLIENT_ATTEMPT_TIMEOUT -> clients[e.node - 1].onAttemptTimeout((long[]) e.payload);
+            case CLIENT_NEXT -> {
+                if (e.payload == null) clients[e.node - 1].startOp();
+                else clients[e.node - 1].retry((long) e.payload);
+            }
+            case NEMESIS -> {
+                if (!faultPhase) return;
+                nemesis();
+                schedule(nemesisEveryUnits / 2 + rng.nextInt(nemesisEveryUnits), Kind.NEMESIS, 0, null);
+            }
+            case RESTART -> {
+                SimNode node = node(e.node);
+                if (node.raft == null) {
+                    trace(e, "restart");
+                    node.start();
+                }
+            }
+            case HEAL_ALL -> {
+                trace(e, "heal all: liveness phase");
+                faultPhase = false;
+                lossRate = 0;
+                for (boolean[] row : blocked) java.util.Arrays.fill(row, false);
+                for (SimNode node : nodes) if (node.raft == null) node.start();
+                for (SimClient c : clients) c.finalPhase = true;
+            }
+        }
+    }
+
+    private void trace(Event e, String what) {
+        if (trace == null) return;
+        if (trace.size() == options.traceLines()) trace.pollFirst();
+        trace.addLast("t=" + e.time + " #" + events + " n" + e.node + " " + what);
+    }
+
+    private void traceNote(String what) {
+        if (trace == null) return;
+        if (trace.size() == options.traceLines()) trace.pollFirst();
+        trace.addLast("t=" + now + " #" + events + " " + what);
+    }
+
+    private SimNode node(int id) {
+        return nodes[id - 1];
+    }
+
+    private RaftNode[] liveRafts() {
+        RaftNode[] out = new RaftNode[n];
+        for (int i = 0; i < n; i++) out[i] = nodes[i].raft;
+        return out;
+    }
+
+    private void send(Message m) {
+        if (blocked[m.from() - 1][m.to() - 1]) return;
+        if (lossRate > 0 && rng.nextDouble() < lossRate) return;
+        schedule(1 + rng.nextInt(maxDelayUnits), Kind.DELIVER, m.to(), m);
+        if (dupRate > 0 && rng.nextDouble() < dupRate) {
+            schedule(1 + rng.nextInt(maxDelayUnits * 2), Kind.DELIVER, m.to(), m);
+        }
+    }
+
+    // ---------------------------------------------------------------- faults
+
+    private void nemesis() {
+        int choice = rng.nextInt(10);
+        if (choice < 4 && partitionsOn) {
+            for (boolean[] row : blocked) java.util.Arrays.fill(row, false);
+            partitions++;
+            switch (rng.nextInt(4)) {
+                case 0 -> { // random halves, symmetric
+                    boolean[] side = new boolean[n];
+                    for (int i = 0; i < n; i++) side[i] = rng.nextBoolean();
+                    for (int a = 0; a < n; a++) for (int b = 0; b < n; b++) if (side[a] != side[b]) blocked[a][b] = true;
+                    traceNote("partition halves " + java.util.Arrays.toString(side));
+                }
+                case 1 -> { // isolate the leader (or a random node)
+                    int victim = currentLeaderOrRandom();
+                    for (int o = 0; o < n; o++) {
+                        if (o != victim) {
+                            blocked[victim][o] = true;
+                            blocked[o][victim] = true;
+                        }
+                    }
+                    traceNote("isolate n" + (victim + 1));
+                }
+                case 2 -> { // one-way: a node can send but not receive, or the reverse
+                    int victim = currentLeaderOrRandom();
+                    boolean out = rng.nextBoolean();
+                    for (int o = 0; o < n; o++) {
+                        if (o != victim) {
+                            if (out) blocked[victim][o] = true;
+                            else blocked[o][victim] = true;
+                        }
+                    }
+                    traceNote("one-way " + (out ? "from" : "to") + " n" + (victim + 1));
+                }
+                default -> traceNote("heal partition");
+            }
+        } else if (choice < 7 && crashesOn) {
+            int victim = rng.nextInt(3) == 0 ? currentLeaderOrRandom() : rng.nextInt(n);
+            SimNode node = nodes[victim];
+            if (node.raft != null) {
+                crashes++;
+                traceNote("crash n" + node.id);
+                node.crash();
+                schedule((5 + rng.nextInt(80)) * TICK_UNITS, Kind.RESTART, node.id, null);
+            }
+        } else if (choice < 9 && lossOn) {
+            lossRate = rng.nextDouble() * 0.2;
+            traceNote("loss " + lossRate);
+        }
+    }
+
+    private int currentLeaderOrRandom() {
+        for (int i = 0; i < n; i++) {
+            if (nodes[i].raft != null && nodes[i].raft.role() == Role.LEADER) return i;
+        }
+        return rng.nextInt(n);
+    }
+
+    // ---------------------------------------------------------------- liveness
+
+    private boolean livenessReached() {
+        for (SimClient c : clients) if (!c.finalWriteDone) return false;
+        long commit = -1;
+        for (SimNode node : nodes) {
+            if (node.raft == null) return false;
+            if (commit < 0) commit = node.raft.commitIndex();
+            if (node.raft.commitIndex() != commit || node.raft.lastApplied() != commit
+                    || node.raft.lastIndex() != commit) {
+                return false;
+            }
+        }
+        int leaders = 0;
+        for (SimNode node : nodes) if (node.raft.role() == Role.LEADER) leaders++;
+        return leaders == 1;
+    }
+
+    private String livenessReport() {
+        StringBuilder sb = new StringBuilder("no stable leader, completed final writes and converged logs within "
+                + options.livenessTicks() + " ticks after healing:");
+        for (SimNode node : nodes) sb.append("\n  ").append(node.raft == null ? "n" + node.id + " down" : node.raft.status());
+        for (SimClient c : clients) sb.append("\n  client ").append(c.id).append(" finalWriteDone=").append(c.finalWriteDone);
+        return sb.toString();
+    }
+
+    // ---------------------------------------------------------------- nodes
+
+    /** A simulated server: the core, its durable storage and a register state machine. */
+    private final class SimNode {
+        final int id;
+        final SplittableRandom random;
+        final MemoryStorage storage = new MemoryStorage(); // survives crashes: it is the disk
+        RaftNode raft; // null while crashed
+        long incarnation;
+        boolean persistScheduled;
+        Map<String, Long> kv = new HashMap<>();
+        /** Writes waiting to apply, by log index. */
+        final Map<Long, List<long[]>> pendingWrites = new HashMap<>(); // {client, op, term}
+        /** Reads by context: {client, op, keyIndex}. */
+        final Map<Long, long[]> pendingReads = new HashMap<>();
+        /** Confirmed reads waiting for the state machine to reach their index: {context, readIndex}. */
+        final List<long[]> readsAwaitingApply = new ArrayList<>();
+
+        SimNode(int id, SplittableRandom random) {
+            this.id = id;
+            this.random = random;
+        }
+
+        RaftConfig nodeConfig() {
+            // Same settings as the base, with this node's id.
+            return rebuild(baseConfig, id);
+        }
+
+        void start() {
+            incarnation++;
+            kv = new HashMap<>();
+            pendingWrites.clear();
+            pendingReads.clear();
+            readsAwaitingApply.clear();
+            persistScheduled = false;
+            raft = new RaftNode(nodeConfig(), storage, random.split());
+            checker.onStart(raft);
+            afterInput();
+        }
+
+        void crash() {
+            raft = null; // volatile state and unpersisted Readys are gone
+            incarnation++;
+        }
+
+        void afterInput() {
+            if (!persistScheduled && raft.hasReady()) {
+                persistScheduled = true;
+                schedule(rng.nextInt(4), Kind.PERSIST, id, incarnation);
+            }
+        }
+
+        void processReadys() {
+            while (raft.hasReady()) {
+                Ready rd = raft.ready();
+                // 1. Persist: the hard state and entries become durable.
+                checker.onPersist(raft, rd.entries());
+                if (rd.hardState() != null) storage.setHardState(rd.hardState());
+                storage.append(rd.entries());
+                // 2. Only then send.
+                for (Message m : rd.messages()) send(m);
+                // 3. Apply.
+                for (Entry e : rd.committedEntries()) apply(e);
+                // 4. Reads.
+                for (ReadState rs : rd.readStates()) {
+                    readsAwaitingApply.add(new long[] {rs.context(), rs.readIndex()});
+                }
+                for (long ctx : rd.abortedReads()) {
+                    long[] r = pendingReads.remove(ctx);
+                    if (r != null) respond(r[0], r[1], ClientResponse.retry());
+                }
+                raft.advance(rd);
+                serveReads();
+            }
+        }
+
+        void apply(Entry e) {
+            checker.onApply(raft, e);
+            if (e.type() == EntryType.NORMAL) {
+                String[] parts = new String(e.data(), StandardCharsets.UTF_8).split(" ");
+                kv.put(parts[1], Long.parseLong(parts[2]));
+            }
+            List<long[]> waiting = pendingWrites.remove(e.index());
+            if (waiting != null) {
+                for (long[] w : waiting) {
+                    // Our entry committed iff the entry applied at its index has its term.
+                    respond(w[0], w[1], w[2] == e.term() ? ClientResponse.ok(null) : ClientResponse.retry());
+                }
+            }
+        }
+
+        void serveReads() {
+            Iterator<long[]> it = readsAwaitingApply.iterator();
+            while (it.hasNext()) {
+                long[] r = it.next();
+                if (raft.lastApplied() >= r[1]) {
+                    it.remove();
+                    long[] req = pendingReads.remove(r[0]);
+                    if (req != null) respond(req[0], req[1], ClientResponse.ok(kv.get(keys[(int) req[2]])));
+                }
+            }
+        }
+
+        void respond(long client, long op, ClientResponse resp) {
+            schedule(1 + rng.nextInt(5), Kind.CLIENT_RESPONSE, (int) client, resp.forOp(op));
+        }
+    }
+
+    private static RaftConfig rebuild(RaftConfig base, int id) {
+        return RaftConfig.builder(id, IntStream.of(base.voters()).boxed().toList())
+                .electionTimeoutTicks(base.electionTimeoutTicks())
+                .heartbeatIntervalTicks(base.heartbeatIntervalTicks())
+                .maxEntriesPerAppend(base.maxEntriesPerAppend())
+                .maxBytesPerAppend(base.maxBytesPerAppend())
+                .maxInflightAppends(base.maxInflightAppends())
+                .maxUncommittedBytes(base.maxUncommittedBytes())
+                .maxApplyBytesPerReady(base.maxApplyBytesPerReady())
+                .preVote(base.preVote())
+                .checkQuorum(base.checkQuorum())
+                .leaseReads(base.leaseReads())
+                .clockDriftTicks(base.clockDriftTicks())
+                .mutation(base.mutation())
+                .build();
+    }
+
+    // ---------------------------------------------------------------- clients
+
+    private record ClientRequest(int client, long op, boolean write, int key, long value) {}
+
+    private record ClientResponse(long op, Outcome outcome, Long value, int leaderHint) {
+        enum Outcome { OK, REDIRECT, RETRY }
+
+        static ClientResponse ok(Long value) {
+            return new ClientResponse(0, Outcome.OK, value, 0);
+        }
+
+        static ClientResponse retry() {
+            return new ClientResponse(0, Outcome.RETRY, null, 0);
+        }
+
+        static ClientResponse redirect(int hint) {
+            return new ClientResponse(0, Outcome.REDIRECT, null, hint);
+        }
+
+        ClientResponse forOp(long op) {
+            return new ClientResponse(op, outcome, value, leaderHint);
+        }
+    }
+
+    private void clientRequest(SimNode node, ClientRequest req, Event e) {
+        digest.mix(req.client());
+        digest.mix(req.op());
+        if (node.raft == null) return; // the request is lost; the client times out
+        trace(e, "client " + req.client() + " " + (req.write() ? "put " + keys[req.key()] + "=" + req.value()
+                : "get " + keys[req.key()]));
+        if (req.write()) {
+            byte[] cmd = ("put " + keys[req.key()] + " " + req.value()).getBytes(StandardCharsets.UTF_8);
+            ProposeResult r = node.raft.propose(cmd);
+            switch (r) {
+                case ProposeResult.Accepted a -> node.pendingWrites.computeIfAbsent(a.index(), k -> new ArrayList<>())
+                        .add(new long[] {req.client(), req.op(), a.term()});
+                case ProposeResult.NotLeader nl -> node.respond(req.client(), req.op(), ClientResponse.redirect(nl.leaderHint()));
+                case ProposeResult.Rejected rj -> node.respond(req.client(), req.op(), ClientResponse.retry());
+            }
+        } else {
+            long ctx = nextContext++;
+            if (node.raft.readIndex(ctx)) {
+                node.pendingReads.put(ctx, new long[] {req.client(), req.op(), req.key()});
+            } else {
+                node.respond(req.client(), req.op(), ClientResponse.redirect(node.raft.leaderId()));
+            }
+        }
+        node.afterInput();
+    }
+
+    /**
+     * A client runs one operation at a time. Reads retry until they succeed or the operation times
+     * out (a read has no effect, so an abandoned one is left out of the history). A write is retried
+     * only after answers proving it was not appended; once an attempt's fate is unknown, the
+     * operation ends as indeterminate ("info") and is checked as possibly taking effect at any time.
+     */
+    private final class SimClient {
+        final int id;
+        long op; // current operation id, 0 when idle
+        boolean write;
+        int key;
+        long value;
+        long invokeTime;
+        int leaderGuess = 1;
+        boolean finalPhase;
+        boolean finalWriteStarted;
+        boolean finalWriteDone;
+        boolean attemptOutstanding;
+        long attempt;
+
+        SimClient(int id) {
+            this.id = id;
+        }
+
+        void startOp() {
+            if (op != 0) return;
+            if (finalPhase) {
+                if (finalWriteDone) return;
+                finalWriteStarted = true;
+                write = true;
+            } else {
+                write = rng.nextBoolean();
+            }
+            op = ++opCounter;
+            key = rng.nextInt(keys.length);
+            value = write ? nextValue++ : 0;
+            invokeTime = now;
+            attempt = 0;
+            sendAttempt();
+        }
+
+        void sendAttempt() {
+            attempt++;
+            attemptOutstanding = true;
+            int target = leaderGuess != 0 ? leaderGuess : 1 + rng.nextInt(n);
+            schedule(1 + rng.nextInt(5), Kind.CLIENT_REQUEST, target, new ClientRequest(id, op, write, key, value));
+            schedule(ATTEMPT_TIMEOUT_UNITS, Kind.CLIENT_ATTEMPT_TIMEOUT, id, new long[] {op, attempt});
+        }
+
+        void onResponse(ClientResponse r) {
+            if (r.op() != op || !attemptOutstanding) return; // late answer to an old operation or attempt
+            attemptOutstanding = false;
+            switch (r.outcome()) {
+                case OK -> finish(r.value());
+                case REDIRECT -> {
+                    leaderGuess = r.leaderHint() != 0 ? r.leaderHint() : 1 + rng.nextInt(n);
+                    retryLater(r.leaderHint() != 0 ? 1 : 2 * TICK_UNITS);
+                }
+                case RETRY -> retryLater(2 * TICK_UNITS);
+            }
+        }
+
+        void retryLater(long delay) {
+            if (now + delay - invokeTime > OP_TIMEOUT_UNITS) {
+                abandon(false);
+                return;
+            }
+            schedule(delay, Kind.CLIENT_NEXT, id, op);
+        }
+
+        void retry(long which) {
+            if (which == op && !attemptOutstanding) sendAttempt();
+        }
+
+        void onAttemptTimeout(long[] which) {
+            if (which[0] != op || which[1] != attempt || !attemptOutstanding) return;
+            attemptOutstanding = false;
+            leaderGuess = 1 + rng.nextInt(n);
+            if (write) {
+                abandon(true); // it may have been appended: its fate is unknown
+            } else {
+                retryLater(1);
+            }
+        }
+
+        void abandon(boolean mayHaveTakenEffect) {
+            if (write && mayHaveTakenEffect) {
+                history.add(new Operation(id, invokeTime, Operation.PENDING, new RegisterOp.Write(keys[key], value), null));
+                opsInfo++;
+            }
+            op = 0;
+            schedule(1 + rng.nextInt(3 * TICK_UNITS), Kind.CLIENT_NEXT, id, null);
+        }
+
+        void finish(Long readValue) {
+            history.add(new Operation(id, invokeTime, now,
+                    write ? new RegisterOp.Write(keys[key], value) : new RegisterOp.Read(keys[key]),
+                    write ? null : readValue));
+            opsOk++;
+            if (finalPhase && finalWriteStarted && write) finalWriteDone = true;
+            op = 0;
+            schedule(1 + rng.nextInt(3 * TICK_UNITS), Kind.CLIENT_NEXT, id, null);
+        }
+    }
+
+    private long opCounter;
+}
