@@ -8,8 +8,4 @@ public final class InvariantViolation extends IllegalStateException {
     public InvariantViolation(String message) {
         super(message);
     }
-
-    static void check(boolean ok, String what) {
-        if (!ok) throw new InvariantViolation(what);
-    }
 }

@@ -47,7 +47,7 @@ final class Progress {
     }
 
     void addInflight(long lastIndex) {
-        InvariantViolation.check(!inflightFull(), "inflight window of " + id + " full");
+        if (inflightFull()) throw new InvariantViolation("inflight window of " + id + " full");
         inflight[(inflightStart + inflightCount) % inflight.length] = lastIndex;
         inflightCount++;
     }

@@ -25,10 +25,8 @@ final class RaftLog {
         this.unstableOffset = storage.lastIndex() + 1;
         this.commitIndex = commitIndex;
         this.lastApplied = lastApplied;
-        InvariantViolation.check(commitIndex <= lastIndex(),
-                "persisted commitIndex " + commitIndex + " > persisted lastIndex " + lastIndex());
-        InvariantViolation.check(lastApplied <= commitIndex,
-                "lastApplied " + lastApplied + " > commitIndex " + commitIndex);
+        if (!(commitIndex <= lastIndex())) throw new InvariantViolation("persisted commitIndex " + commitIndex + " > persisted lastIndex " + lastIndex());
+        if (!(lastApplied <= commitIndex)) throw new InvariantViolation("lastApplied " + lastApplied + " > commitIndex " + commitIndex);
     }
 
     long firstIndex() {
@@ -113,8 +111,7 @@ final class RaftLog {
             long have = term(e.index());
             if (have == e.term()) continue;
             // First conflicting or new entry: everything from here on is replaced.
-            InvariantViolation.check(e.index() > commitIndex,
-                    "would overwrite committed entry " + e.index() + " (commitIndex " + commitIndex + ")");
+            if (!(e.index() > commitIndex)) throw new InvariantViolation("would overwrite committed entry " + e.index() + " (commitIndex " + commitIndex + ")");
             int from = (int) (e.index() - entries.get(0).index());
             truncateAndAppend(entries.subList(from, entries.size()));
             return e.index();
@@ -126,10 +123,8 @@ final class RaftLog {
     void truncateAndAppend(List<Entry> entries) {
         if (entries.isEmpty()) return;
         long after = entries.get(0).index();
-        InvariantViolation.check(after <= lastIndex() + 1,
-                "gap: appending at " + after + " after lastIndex " + lastIndex());
-        InvariantViolation.check(after > commitIndex,
-                "truncating at " + after + " would drop committed entries (commitIndex " + commitIndex + ")");
+        if (!(after <= lastIndex() + 1)) throw new InvariantViolation("gap: appending at " + after + " after lastIndex " + lastIndex());
+        if (!(after > commitIndex)) throw new InvariantViolation("truncating at " + after + " would drop committed entries (commitIndex " + commitIndex + ")");
         if (after == unstableOffset + unstable.size()) {
             unstable.addAll(entries);
         } else if (after <= unstableOffset) {
@@ -145,8 +140,7 @@ final class RaftLog {
     }
 
     void append(Entry e) {
-        InvariantViolation.check(e.index() == lastIndex() + 1,
-                "append at " + e.index() + " but lastIndex is " + lastIndex());
+        if (!(e.index() == lastIndex() + 1)) throw new InvariantViolation("append at " + e.index() + " but lastIndex is " + lastIndex());
         unstable.add(e);
     }
 
@@ -166,8 +160,7 @@ final class RaftLog {
 
     void commitTo(long index) {
         if (index <= commitIndex) return; // commitIndex never moves backwards
-        InvariantViolation.check(index <= lastIndex(),
-                "commitIndex " + index + " > lastIndex " + lastIndex());
+        if (!(index <= lastIndex())) throw new InvariantViolation("commitIndex " + index + " > lastIndex " + lastIndex());
         commitIndex = index;
     }
 
@@ -178,7 +171,7 @@ final class RaftLog {
     }
 
     void appliedTo(long index) {
-        InvariantViolation.check(index <= commitIndex, "applied " + index + " > commitIndex " + commitIndex);
+        if (!(index <= commitIndex)) throw new InvariantViolation("applied " + index + " > commitIndex " + commitIndex);
         if (index > lastApplied) lastApplied = index;
     }
 

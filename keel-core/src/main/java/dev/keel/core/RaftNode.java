@@ -107,8 +107,7 @@ public final class RaftNode {
         this.log = new RaftLog(storage, hs.commitIndex(), lastApplied);
         this.lastHardState = hs;
         this.leaseGuardFromStart = config.leaseReads();
-        InvariantViolation.check(log.lastTerm() <= currentTerm,
-                "last log term " + log.lastTerm() + " > currentTerm " + currentTerm);
+        if (!(log.lastTerm() <= currentTerm)) throw new InvariantViolation("last log term " + log.lastTerm() + " > currentTerm " + currentTerm);
         resetRandomizedElectionTimeout();
     }
 
@@ -121,7 +120,8 @@ public final class RaftNode {
             tickLeader();
         } else {
             electionElapsed++;
-            if (electionElapsed >= randomizedElectionTimeout && config.isVoter(id)) {
+            if (electionElapsed >= randomizedElectionTimeout && config.isVoter(id)
+                    && mutation != TestMutation.NO_ELECTIONS) {
                 // §5.2: a follower that hears nothing for an election timeout starts an election.
                 electionElapsed = 0;
                 campaign();
@@ -359,7 +359,7 @@ public final class RaftNode {
     }
 
     private void becomeCandidate() {
-        InvariantViolation.check(role != Role.LEADER, "leader " + id + " cannot become candidate");
+        if (!(role != Role.LEADER)) throw new InvariantViolation("leader " + id + " cannot become candidate");
         // §5.2: increment currentTerm, vote for self, reset the election timer, send RequestVote.
         role = Role.CANDIDATE;
         currentTerm++;
@@ -378,7 +378,7 @@ public final class RaftNode {
     }
 
     private void becomeFollower(long term, int leader) {
-        InvariantViolation.check(term >= currentTerm, "becomeFollower(" + term + ") below currentTerm " + currentTerm);
+        if (!(term >= currentTerm)) throw new InvariantViolation("becomeFollower(" + term + ") below currentTerm " + currentTerm);
         boolean wasLeader = role == Role.LEADER;
         if (term > currentTerm) {
             currentTerm = term;
@@ -396,7 +396,7 @@ public final class RaftNode {
     }
 
     private void becomeLeader() {
-        InvariantViolation.check(role == Role.CANDIDATE, "only a candidate becomes leader, not a " + role);
+        if (!(role == Role.CANDIDATE)) throw new InvariantViolation("only a candidate becomes leader, not a " + role);
         role = Role.LEADER;
         leaderId = id;
         electionElapsed = 0;
@@ -514,7 +514,7 @@ public final class RaftNode {
         // Step 5: commitIndex = min(leaderCommit, index of last new entry). The entries beyond
         // lastNewIndex were not checked against the leader's log, so they must not commit.
         if (mutation == TestMutation.FOLLOWER_COMMIT_WITHOUT_MIN) {
-            log.commitTo(Math.min(m.leaderCommit(), log.lastIndex()));
+            log.commitTo(m.leaderCommit()); // the seed's bug: commitIndex := leaderCommit
         } else {
             log.commitTo(Math.min(m.leaderCommit(), lastNewIndex));
         }
@@ -606,8 +606,7 @@ public final class RaftNode {
     private void sendEntries(Progress pr) {
         long prev = pr.nextIndex - 1;
         long prevTerm = log.term(prev);
-        InvariantViolation.check(prevTerm != RaftLog.TERM_UNKNOWN,
-                "no term for prevLogIndex " + prev + " (follower " + pr.id + ")");
+        if (!(prevTerm != RaftLog.TERM_UNKNOWN)) throw new InvariantViolation("no term for prevLogIndex " + prev + " (follower " + pr.id + ")");
         List<Entry> entries = pr.nextIndex <= log.lastIndex()
                 ? log.entries(pr.nextIndex, log.lastIndex() + 1, config.maxBytesPerAppend(), config.maxEntriesPerAppend())
                 : List.of();

@@ -13,5 +13,7 @@ public enum TestMutation {
     /** Follower sets commitIndex = leaderCommit, without min(leaderCommit, index of last new entry). */
     FOLLOWER_COMMIT_WITHOUT_MIN,
     /** Grant a vote to a second candidate in the same term. */
-    GRANT_SECOND_VOTE
+    GRANT_SECOND_VOTE,
+    /** Never start an election: breaks liveness only, to prove the simulator's liveness check can fail. */
+    NO_ELECTIONS
 }

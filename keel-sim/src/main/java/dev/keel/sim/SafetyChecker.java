@@ -1,6 +1,7 @@
 package dev.keel.sim;
 
 import dev.keel.core.Entry;
+import dev.keel.core.Message;
 import dev.keel.core.RaftNode;
 import dev.keel.core.Role;
 import java.util.ArrayList;
@@ -18,7 +19,8 @@ import java.util.Map;
  *   <li>Leader Completeness: an entry committed in a term is in the log of every leader of later terms;</li>
  *   <li>State Machine Safety: every node applies the same entry at each index;</li>
  * </ul>
- * plus: a node's commitIndex never decreases while it runs, and nodes apply indexes in order.
+ * plus: a node's commitIndex never decreases while it runs, nodes apply indexes in order, and
+ * no node grants its vote to two candidates in one term (even across a restart).
  *
  * <p>Log Matching is checked by induction: every (index, term) that any node persists must always
  * come with the same command and the same term at index - 1, which implies identical prefixes.
@@ -40,6 +42,8 @@ public final class SafetyChecker {
     private long[] commitTerms = new long[1024];
     private final Map<IndexTerm, LogFact> logFacts = new HashMap<>();
     private final Map<Integer, NodeTrack> tracks = new HashMap<>();
+    /** (voter, term) -> the candidate it granted its vote to; over the whole run, across restarts. */
+    private final Map<IndexTerm, Integer> votes = new HashMap<>();
     /** Committed entries below this index (0-based) were already checked against current leaders. */
     private int checkedAgainstLeaders;
 
@@ -75,6 +79,20 @@ public final class SafetyChecker {
                 throw new SafetyViolation("LogMatching", "node " + node.id() + " has entry " + e + " after term "
                         + prevTerm + ", but node " + seen.firstNode() + " had " + seen.entry() + " after term "
                         + seen.prevTerm());
+            }
+        }
+    }
+
+    /**
+     * The node sends m (after persisting its Ready). Checks one vote per term per voter, across
+     * restarts (Figure 2: votedFor is persistent state; raft.tla HandleRequestVoteRequest).
+     */
+    public void onSend(Message m) {
+        if (m instanceof Message.RequestVoteResponse r && r.voteGranted() && !r.preVote()) {
+            Integer before = votes.putIfAbsent(new IndexTerm(r.from(), r.term()), r.to());
+            if (before != null && before != r.to()) {
+                throw new SafetyViolation("OneVotePerTerm", "node " + r.from() + " voted for " + before + " and "
+                        + r.to() + " in term " + r.term());
             }
         }
     }

@@ -71,6 +71,7 @@ public final class Simulation {
     private double lossRate;
     private final double dupRate;
     private final int maxDelayUnits;
+    private final double slowRate;
     private final RaftConfig baseConfig;
 
     // Faults chosen by the seed.
@@ -78,6 +79,7 @@ public final class Simulation {
     private final boolean crashesOn;
     private final boolean lossOn;
     private final int nemesisEveryUnits;
+    private final double crashAfterPersistRate;
     private boolean faultPhase = true;
     private int crashes;
     private int partitions;
@@ -105,7 +107,7 @@ public final class Simulation {
         this.baseConfig = RaftConfig.builder(1, IntStream.of(voters).boxed().toList())
                 .electionTimeoutTicks(10)
                 .heartbeatIntervalTicks(1 + rng.nextInt(3))
-                .maxEntriesPerAppend(1 + rng.nextInt(64))
+                .maxEntriesPerAppend(new int[] {1, 1, 2, 3, 8, 64, 1024}[rng.nextInt(7)])
                 .maxBytesPerAppend(64 + rng.nextInt(4096))
                 .maxInflightAppends(1 + rng.nextInt(8))
                 .maxUncommittedBytes(256 + rng.nextInt(8192))
@@ -117,11 +119,13 @@ public final class Simulation {
                 .build();
         this.dupRate = rng.nextInt(3) == 0 ? rng.nextDouble() * 0.05 : 0;
         this.maxDelayUnits = 1 + rng.nextInt(rng.nextInt(4) == 0 ? 60 : 20);
+        this.slowRate = rng.nextInt(3) == 0 ? rng.nextDouble() * 0.05 : 0;
         this.lossOn = rng.nextInt(3) != 0;
         this.lossRate = lossOn ? rng.nextDouble() * 0.1 : 0;
         this.partitionsOn = rng.nextInt(5) != 0;
         this.crashesOn = rng.nextInt(5) != 0;
         this.nemesisEveryUnits = (20 + rng.nextInt(200)) * TICK_UNITS / 10;
+        this.crashAfterPersistRate = crashesOn && rng.nextBoolean() ? rng.nextDouble() * 0.01 : 0;
         this.blocked = new boolean[n][n];
         this.nodes = new SimNode[n];
         for (int i = 0; i < n; i++) {
@@ -268,10 +272,15 @@ public final class Simulation {
     private void send(Message m) {
         if (blocked[m.from() - 1][m.to() - 1]) return;
         if (lossRate > 0 && rng.nextDouble() < lossRate) return;
-        schedule(1 + rng.nextInt(maxDelayUnits), Kind.DELIVER, m.to(), m);
-        if (dupRate > 0 && rng.nextDouble() < dupRate) {
-            schedule(1 + rng.nextInt(maxDelayUnits * 2), Kind.DELIVER, m.to(), m);
-        }
+        schedule(delay(), Kind.DELIVER, m.to(), m);
+        if (dupRate > 0 && rng.nextDouble() < dupRate) schedule(delay(), Kind.DELIVER, m.to(), m);
+    }
+
+    /** Mostly short delays; in some seeds a few messages linger for up to three election timeouts,
+     * so stale requests and responses arrive long after their term. */
+    private long delay() {
+        if (slowRate > 0 && rng.nextDouble() < slowRate) return 1 + rng.nextInt(30 * TICK_UNITS);
+        return 1 + rng.nextInt(maxDelayUnits);
     }
 
     // ---------------------------------------------------------------- faults
@@ -318,7 +327,9 @@ public final class Simulation {
                 crashes++;
                 traceNote("crash n" + node.id);
                 node.crash();
-                schedule((5 + rng.nextInt(80)) * TICK_UNITS, Kind.RESTART, node.id, null);
+                // Sometimes back at once (a process restart), sometimes after a long outage.
+                long down = rng.nextBoolean() ? 1 + rng.nextInt(3 * TICK_UNITS) : (5 + rng.nextInt(80)) * TICK_UNITS;
+                schedule(down, Kind.RESTART, node.id, null);
             }
         } else if (choice < 9 && lossOn) {
             lossRate = rng.nextDouble() * 0.2;
@@ -418,8 +429,13 @@ public final class Simulation {
                 checker.onPersist(raft, rd.entries());
                 if (rd.hardState() != null) storage.setHardState(rd.hardState());
                 storage.append(rd.entries());
+                if (rd.mustPersist() && maybeCrashAt("after persist, before send")) return;
                 // 2. Only then send.
-                for (Message m : rd.messages()) send(m);
+                for (Message m : rd.messages()) {
+                    checker.onSend(m);
+                    send(m);
+                }
+                if (!rd.messages().isEmpty() && maybeCrashAt("after send")) return;
                 // 3. Apply.
                 for (Entry e : rd.committedEntries()) apply(e);
                 // 4. Reads.
@@ -433,6 +449,19 @@ public final class Simulation {
                 raft.advance(rd);
                 serveReads();
             }
+        }
+
+        /**
+         * Crashes at the narrow windows where durability bugs hide (a vote persisted but not yet
+         * sent, entries acknowledged a moment ago), which crashes at random times rarely hit.
+         */
+        boolean maybeCrashAt(String where) {
+            if (!faultPhase || crashAfterPersistRate == 0 || rng.nextDouble() >= crashAfterPersistRate) return false;
+            crashes++;
+            traceNote("crash n" + id + " " + where);
+            crash();
+            schedule(1 + rng.nextInt(3 * TICK_UNITS), Kind.RESTART, id, null);
+            return true;
         }
 
         void apply(Entry e) {

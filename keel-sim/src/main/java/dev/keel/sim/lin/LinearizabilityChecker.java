@@ -2,12 +2,12 @@ package dev.keel.sim.lin;
 
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashSet;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.Set;
+import java.util.SplittableRandom;
 
 /**
  * Decides whether a concurrent history is linearizable with respect to a {@link Model}.
@@ -105,18 +105,27 @@ public final class LinearizabilityChecker {
     }
 
     /**
-     * Memo entry: which operations are linearized and the state they lead to. The bit set is a
-     * private copy that is never mutated after construction, since it lives in a hash set.
+     * Memo key: the set of linearized completed operations (a bit set over the first {@code len} words
+     * of {@code words}) and the model state. Stored keys own a private copy of the words; the search
+     * probes with one mutable instance over its live bit set to avoid allocating per candidate.
      */
-    private record Explored(long[] linearized, Object state, int hash) {
-        Explored(long[] linearized, Object state) {
-            this(linearized, state, 31 * Arrays.hashCode(linearized) + Objects.hashCode(state));
+    private static final class ConfigKey {
+        long[] words;
+        final int len;
+        Object state;
+        int hash;
+
+        ConfigKey(long[] words, int len, Object state, int hash) {
+            this.words = words;
+            this.len = len;
+            this.state = state;
+            this.hash = hash;
         }
 
         @Override
         public boolean equals(Object o) {
-            return o instanceof Explored e && e.hash == hash && Arrays.equals(e.linearized, linearized)
-                    && Objects.equals(e.state, state);
+            return o instanceof ConfigKey k && k.hash == hash && Objects.equals(k.state, state)
+                    && Arrays.equals(k.words, 0, len, words, 0, len);
         }
 
         @Override
@@ -125,14 +134,53 @@ public final class LinearizabilityChecker {
         }
     }
 
-    /** The search over one partition. Single use. */
+    /**
+     * The search over one partition. Single use.
+     *
+     * <p>Two refinements over the plain algorithm keep pending operations from blowing up the search
+     * (an unlinearized pending operation stays a candidate forever, so naively every subset of them
+     * is explored):
+     * <ul>
+     *   <li>Linearizing a pending operation is pointless if the state stays the same, or if the next
+     *       operation would reach the same state without it (a pending write overwritten before
+     *       anyone read it); such branches are skipped.</li>
+     *   <li>A configuration that failed also rules out every configuration with the same state, the
+     *       same completed operations and a superset of its pending operations: pending operations
+     *       are optional, so any way to finish from the bigger set would finish from the smaller one.
+     *       Only configurations whose search has finished are used this way, never ones still on the
+     *       stack, which keeps the argument non-circular. With no pending operations this is exactly
+     *       the usual memoization.</li>
+     *   <li>At each configuration completed candidates are tried before pending ones, so the
+     *       configurations without the optional operations fail first and then dominate the rest.</li>
+     * </ul>
+     * Why the prunings are sound together: if some visited configuration can be completed, take one
+     * whose shortest completion is shortest. Its first step is either explored (a shorter one is
+     * visited), or pruned because a visited configuration with fewer optional operations and the
+     * same future covers it (walking up the stack for the overwrite rule); either way there is a
+     * visited configuration with a strictly shorter completion, until length 0, which is success.
+     * So a failed search really means no linearization, even though individual memo entries may
+     * rest on branches that are explored elsewhere.
+     *
+     */
     private static final class PartitionSearch<S> {
         private static final int HEAD = 0;
+        private static final long[] NO_WORDS = new long[0];
 
         private final Model<S> model;
         private final Object key;
+        /** Completed operations first (indices below {@code completed}), then pending ones. */
         private final Operation[] ops;
         private final int completed;
+        private final boolean hasPending;
+
+        // Bit layout: completed operations in words [0, completedWords), pending ones after them,
+        // so the memo key is a prefix of the live bit set and the pending part a suffix.
+        private final int completedWords;
+        private final int pendingWords;
+        private final int[] bitWord;
+        private final long[] bitMask;
+        /** Random per-operation values whose XOR over the linearized completed set is its hash. */
+        private final long[] zobrist;
 
         // The event list as a dancing-links structure over nodes 1..tail-1 between two sentinels.
         // Arrays instead of node objects keep it compact and cache friendly for thousands of events.
@@ -154,15 +202,33 @@ public final class LinearizabilityChecker {
         PartitionSearch(Model<S> model, Object key, List<Operation> partitionOps) {
             this.model = model;
             this.key = key;
-            this.ops = partitionOps.toArray(new Operation[0]);
-            int n = ops.length;
-            int pendingCount = 0;
-            for (Operation op : ops) {
-                if (op.isPending()) {
-                    pendingCount++;
+            List<Operation> ordered = new ArrayList<>(partitionOps.size());
+            for (Operation op : partitionOps) {
+                if (!op.isPending()) {
+                    ordered.add(op);
                 }
             }
-            this.completed = n - pendingCount;
+            this.completed = ordered.size();
+            for (Operation op : partitionOps) {
+                if (op.isPending()) {
+                    ordered.add(op);
+                }
+            }
+            this.ops = ordered.toArray(new Operation[0]);
+            int n = ops.length;
+            this.hasPending = n > completed;
+            this.completedWords = (completed + 63) >>> 6;
+            this.pendingWords = (n - completed + 63) >>> 6;
+            this.bitWord = new int[n];
+            this.bitMask = new long[n];
+            this.zobrist = new long[n];
+            SplittableRandom random = new SplittableRandom(0x6b65656cL); // fixed: reproducible
+            for (int i = 0; i < n; i++) {
+                int bit = i < completed ? i : completedWords * 64 + (i - completed);
+                bitWord[i] = bit >>> 6;
+                bitMask[i] = 1L << bit;
+                zobrist[i] = random.nextLong();
+            }
             int events = n + completed;
 
             // Event id = 2 * op + (0 for call, 1 for return). Sorting by (time, kind, op) puts calls
@@ -171,7 +237,7 @@ public final class LinearizabilityChecker {
             int e = 0;
             for (int i = 0; i < n; i++) {
                 order[e++] = 2 * i;
-                if (!ops[i].isPending()) {
+                if (i < completed) {
                     order[e++] = 2 * i + 1;
                 }
             }
@@ -239,47 +305,137 @@ public final class LinearizabilityChecker {
             relink(callNode);
         }
 
+        private static int mix(long completedHash, Object state) {
+            long x = completedHash * 0x9E3779B97F4A7C15L + Objects.hashCode(state);
+            return (int) (x ^ (x >>> 32));
+        }
+
+        /**
+         * Whether the last linearized operation is pending and {@code o} would reach the same state
+         * {@code next} from the state before it. That pending operation was then useless: the sibling
+         * branch that applies {@code o} without it reaches the same state with one fewer optional
+         * operation consumed, so every way to finish from here also finishes from there, and that
+         * sibling is explored (or itself covered the same way by one closer to the root).
+         */
+        private boolean overwritesPendingPredecessor(int depth, int[] stackNode, S[] stackState, Operation o,
+                S next) {
+            if (depth == 0 || nodeOp[stackNode[depth - 1]] < completed) {
+                return false;
+            }
+            StepResult<S> without = Objects.requireNonNull(
+                    model.step(stackState[depth - 1], o.input(), o.output()), "Model.step returned null");
+            return without.legal() && Objects.equals(without.next(), next);
+        }
+
+        /** Whether a finished (failed) configuration rules out the one described by the probe. */
+        private boolean dominated(Map<ConfigKey, List<long[]>> failed, ConfigKey probe, long[] linearized) {
+            List<long[]> pendingSets = failed.get(probe);
+            if (pendingSets == null) {
+                return false;
+            }
+            for (long[] pendingSet : pendingSets) {
+                if (isSubset(pendingSet, linearized)) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        /** Whether {@code pendingSet} is contained in the pending part of {@code linearized}. */
+        private boolean isSubset(long[] pendingSet, long[] linearized) {
+            for (int i = 0; i < pendingSet.length; i++) {
+                if ((pendingSet[i] & ~linearized[completedWords + i]) != 0) {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        private void recordFailure(Map<ConfigKey, List<long[]>> failed, long[] linearized, long completedHash,
+                Object state) {
+            ConfigKey stored = new ConfigKey(Arrays.copyOf(linearized, completedWords), completedWords, state,
+                    mix(completedHash, state));
+            long[] pendingSet = pendingWords == 0 ? NO_WORDS
+                    : Arrays.copyOfRange(linearized, completedWords, completedWords + pendingWords);
+            List<long[]> pendingSets = failed.computeIfAbsent(stored, k -> new ArrayList<>(1));
+            // Keep only minimal sets: one that contains the new set is now redundant.
+            pendingSets.removeIf(other -> {
+                for (int i = 0; i < other.length; i++) {
+                    if ((pendingSet[i] & ~other[i]) != 0) {
+                        return false;
+                    }
+                }
+                return true;
+            });
+            pendingSets.add(pendingSet);
+        }
+
         CheckResult run(Budget budget) {
             int n = ops.length;
-            long[] linearized = new long[(n + 63) >>> 6];
-            Set<Explored> explored = new HashSet<>();
+            long[] linearized = new long[completedWords + pendingWords];
+            long completedHash = 0;
+            Map<ConfigKey, List<long[]>> failed = new HashMap<>();
+            ConfigKey probe = new ConfigKey(linearized, completedWords, null, 0);
             int[] stackNode = new int[n];
+            boolean[] stackPendingPhase = new boolean[n];
             @SuppressWarnings("unchecked")
             S[] stackState = (S[]) new Object[n];
             int depth = 0;
             S state = model.init();
             int node = next[HEAD];
+            // Each configuration scans its candidates twice: completed calls first, then (only if
+            // there are pending operations) pending calls. Both scans stop at the first return event.
+            boolean pendingPhase = false;
             while (node != tail) {
-                // Reaching the tail means every return event is lifted, i.e. every completed operation
-                // is linearized; calls of pending operations never block the end of the list.
-                if (!budget.take()) {
-                    return unknown(budget, depth);
-                }
+                // Reaching the tail (always in the completed phase: the pending phase only starts
+                // after a return event was seen) means every return event is lifted, i.e. every
+                // completed operation is linearized. Pending calls never block the end of the list.
                 int op = nodeOp[node];
                 if (nodeIsCall[node]) {
+                    boolean opPending = op >= completed;
+                    if (opPending != pendingPhase) {
+                        node = next[node];
+                        continue;
+                    }
+                    if (!budget.take()) {
+                        return unknown(budget, depth);
+                    }
                     Operation o = ops[op];
                     StepResult<S> step = Objects.requireNonNull(model.step(state, o.input(), o.output()),
                             "Model.step returned null");
                     // Linearizing a pending operation that leaves the state unchanged can never help:
                     // whatever works after it also works with it left out, so skip that branch.
-                    if (step.legal() && !(o.isPending() && Objects.equals(step.next(), state))) {
-                        long[] withOp = linearized.clone();
-                        withOp[op >>> 6] |= 1L << op;
-                        if (explored.add(new Explored(withOp, step.next()))) {
+                    if (step.legal() && !(opPending && Objects.equals(step.next(), state))
+                            && !overwritesPendingPredecessor(depth, stackNode, stackState, o, step.next())) {
+                        linearized[bitWord[op]] |= bitMask[op];
+                        long hash = opPending ? completedHash : completedHash ^ zobrist[op];
+                        probe.state = step.next();
+                        probe.hash = mix(hash, step.next());
+                        if (!dominated(failed, probe, linearized)) {
                             stackNode[depth] = node;
+                            stackPendingPhase[depth] = pendingPhase;
                             stackState[depth] = state;
                             depth++;
                             state = step.next();
-                            linearized[op >>> 6] |= 1L << op;
+                            completedHash = hash;
                             lift(node);
                             node = next[HEAD];
+                            pendingPhase = false;
                             continue;
                         }
+                        linearized[bitWord[op]] &= ~bitMask[op];
                     }
                     node = next[node];
+                } else if (hasPending && !pendingPhase) {
+                    pendingPhase = true;
+                    node = next[HEAD];
                 } else {
-                    // A return event: its operation must precede everything after it, yet none of
-                    // the candidates before it led anywhere. Undo the last choice.
+                    // A return event: its operation must precede everything after it, yet no
+                    // candidate before it led anywhere. This configuration fails; undo the last choice.
+                    if (!budget.take()) {
+                        return unknown(budget, depth);
+                    }
+                    recordFailure(failed, linearized, completedHash, state);
                     // Rank dead ends by how far into the history they got (the blocking return's
                     // position), then by depth. An operation that can never be linearized blocks
                     // every path at its own return, so this reliably names it as the culprit.
@@ -287,14 +443,18 @@ public final class LinearizabilityChecker {
                         remember(node, depth, state, stackNode);
                     }
                     if (depth == 0) {
-                        return illegal();
+                        return illegal(budget);
                     }
                     depth--;
                     int call = stackNode[depth];
                     state = stackState[depth];
                     stackState[depth] = null;
+                    pendingPhase = stackPendingPhase[depth];
                     int undone = nodeOp[call];
-                    linearized[undone >>> 6] &= ~(1L << undone);
+                    linearized[bitWord[undone]] &= ~bitMask[undone];
+                    if (undone < completed) {
+                        completedHash ^= zobrist[undone];
+                    }
                     unlift(call);
                     node = next[call];
                 }
@@ -323,10 +483,11 @@ public final class LinearizabilityChecker {
             bestConcurrent = rivals.stream().mapToInt(Integer::intValue).toArray();
         }
 
-        private CheckResult illegal() {
+        private CheckResult illegal(Budget budget) {
             StringBuilder sb = new StringBuilder();
             sb.append("key ").append(key).append(": no linearization exists for its ").append(ops.length)
-                    .append(" operations (").append(ops.length - completed).append(" pending)\n");
+                    .append(" operations (").append(ops.length - completed).append(" pending; ")
+                    .append(budget.used()).append(" search steps in total)\n");
             sb.append("longest linearizable prefix found: ").append(bestDepth).append(" operations")
                     .append(bestDepth == 0 ? "" : ", in linearization order:").append('\n');
             int from = Math.max(0, bestDepth - SHOWN_OPS);
