@@ -115,6 +115,37 @@ class LinearizabilityCheckerTest {
     }
 
     @Test
+    void pendingWriteMayTakeEffectAfterALaterCompletedWrite() {
+        // The pending write of 1 lands after the write of 2; the search must not discard it as
+        // "overwritten" just because 2 came after it in one ordering.
+        CheckResult r = check(
+                Operation.pending(0, 0, new RegisterOp.Write("x", 1)),
+                write(1, 10, 20, "x", 2),
+                read(2, 30, 40, "x", 1L));
+        assertThat(r.verdict()).isEqualTo(Verdict.OK);
+    }
+
+    @Test
+    void chainOfPendingOperationsCanBeNeeded() {
+        // Only "pending write 1, then pending cas 1 => 2" explains the read of 2.
+        CheckResult r = check(
+                Operation.pending(0, 0, new RegisterOp.Write("x", 1)),
+                Operation.pending(1, 0, new RegisterOp.Cas("x", 1, 2)),
+                read(2, 10, 20, "x", 2L));
+        assertThat(r.verdict()).isEqualTo(Verdict.OK);
+    }
+
+    @Test
+    void pendingWriteCannotBeUsedTwice() {
+        CheckResult r = check(
+                Operation.pending(0, 0, new RegisterOp.Write("x", 5)),
+                write(1, 10, 20, "x", 6),
+                read(2, 30, 40, "x", 5L),
+                read(2, 50, 60, "x", 6L));
+        assertThat(r.verdict()).isEqualTo(Verdict.ILLEGAL);
+    }
+
+    @Test
     void pendingReadIsNeverAConstraint() {
         CheckResult r = check(
                 write(0, 0, 10, "x", 1),
