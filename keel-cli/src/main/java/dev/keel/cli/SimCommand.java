@@ -13,10 +13,10 @@ import picocli.CommandLine.Option;
 /** {@code keel sim}: runs the deterministic simulator over one seed or a range of seeds. */
 @Command(name = "sim", mixinStandardHelpOptions = true,
         description = {
-            "Runs seeded simulations of a Keel cluster with network faults, crashes and clients, checking",
-            "Raft's safety properties after every step and linearizability at the end.",
-            "Prints one line per seed (seed=<n> digest=<hex> ...) and a summary line; exits 1 on any violation,",
-            "printing the failing seed and the events that led to it. The same seed replays the same run."})
+            "Runs seeded simulations of a Keel cluster with network faults, crashes and clients, checking "
+                    + "Raft's safety properties after every step and linearizability at the end.",
+            "Prints one line per seed (seed=<n> digest=<hex> ...) and a summary line; exits 1 on any violation, "
+                    + "printing the failing seed and the events that led to it. The same seed replays the same run."})
 final class SimCommand implements Callable<Integer> {
     @Option(names = "--seed", description = "Run this one seed.")
     Long seed;

@@ -44,7 +44,7 @@ public final class MemoryStorage implements RaftStorage {
         if (lo < 1 || hi > entries.size() + 1 || lo > hi) {
             throw new IndexOutOfBoundsException("range [" + lo + ", " + hi + ") outside [1, " + (entries.size() + 1) + ")");
         }
-        List<Entry> out = new ArrayList<>();
+        List<Entry> out = new ArrayList<>((int) Math.min(hi - lo, 1024));
         long bytes = 0;
         for (long i = lo; i < hi; i++) {
             Entry e = entries.get((int) i - 1);

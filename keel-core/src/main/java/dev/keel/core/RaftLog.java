@@ -74,7 +74,8 @@ final class RaftLog {
                     + (lastIndex() + 1) + ")");
         }
         hi = Math.min(hi, lo + maxCount);
-        List<Entry> out = new ArrayList<>((int) Math.min(hi - lo, 64));
+        if (hi <= unstableOffset) return storage.entries(lo, hi, maxBytes); // all persisted: no second copy
+        List<Entry> out = new ArrayList<>((int) Math.min(hi - lo, 1024));
         long bytes = 0;
         if (lo < unstableOffset) {
             List<Entry> stored = storage.entries(lo, Math.min(hi, unstableOffset), maxBytes);

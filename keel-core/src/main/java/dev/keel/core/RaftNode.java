@@ -58,6 +58,8 @@ public final class RaftNode {
     // Leader state; null unless role == LEADER.
     private Progress[] progress;
     private long uncommittedBytes;
+    /** Sizes of this leader's proposals not yet committed, for uncommittedBytes without rereading the log. */
+    private final SizeQueue proposalSizes = new SizeQueue();
     private boolean commitDirty;
     private long readSeq;
     /** The tick each recent heartbeat round was sent, indexed by readSeq mod its length (for leases). */
@@ -74,6 +76,10 @@ public final class RaftNode {
     private List<Long> abortedReads = new ArrayList<>();
     private HardState lastHardState;
     private Ready pendingReady; // handed out, not yet advanced
+
+    /** Leader Append-Only (Figure 3): the last entry a leader had at its previous check. */
+    private long leaderCheckIndex;
+    private long leaderCheckTerm;
 
     private long droppedMessages;
     /** With leaseReads: a restarted node counts as having just heard from a leader (see inLease). */
@@ -247,6 +253,7 @@ public final class RaftNode {
         Entry e = Entry.normal(log.lastIndex() + 1, currentTerm, command);
         log.append(e);
         uncommittedBytes += size;
+        proposalSizes.add(e.index(), size);
         if (peers.length == 0) maybeCommit(); // nothing to wait for but our own disk (advance)
         checkInvariants();
         return new ProposeResult.Accepted(e.index(), e.term());
@@ -408,10 +415,13 @@ public final class RaftNode {
             progress[i].recentActive = true; // give each follower a full timeout before check-quorum counts it out
         }
         uncommittedBytes = 0;
+        proposalSizes.clear();
         readSeq = 0;
         // §8 / thesis §6.4: a new leader appends a no-op so that entries of earlier terms commit
         // (through this entry of its own term) and ReadIndex learns the latest commit.
         log.append(Entry.noop(log.lastIndex() + 1, currentTerm));
+        leaderCheckIndex = log.lastIndex();
+        leaderCheckTerm = currentTerm;
         if (peers.length == 0) maybeCommit();
     }
 
@@ -656,14 +666,9 @@ public final class RaftNode {
         long n = scratch[scratch.length - quorum]; // the highest index a majority holds
         if (n <= log.commitIndex) return;
         if (log.term(n) != currentTerm && mutation != TestMutation.COMMIT_OLD_TERM_BY_COUNTING) return;
-        long oldCommit = log.commitIndex;
         log.commitTo(n);
         commitDirty = true;
-        for (Entry e : log.entries(oldCommit + 1, n + 1, Long.MAX_VALUE, Integer.MAX_VALUE)) {
-            // Only proposals count (the no-op of becomeLeader was never added).
-            if (e.term() == currentTerm && e.type() == EntryType.NORMAL) uncommittedBytes -= e.sizeBytes();
-        }
-        if (uncommittedBytes < 0) uncommittedBytes = 0; // entries of our term proposed before a restart
+        uncommittedBytes -= proposalSizes.removeTo(n);
         if (!readsAwaitingTermCommit.isEmpty() && committedInCurrentTerm()) {
             PendingRead[] waiting = readsAwaitingTermCommit.toArray(new PendingRead[0]);
             readsAwaitingTermCommit.clear();
@@ -788,6 +793,13 @@ public final class RaftNode {
             throw new InvariantViolation("node " + id + ": " + role + " in term " + currentTerm + " voted for " + votedFor);
         }
         if (role == Role.LEADER) {
+            // Leader Append-Only: a leader never overwrites or deletes entries in its log.
+            if (log.lastIndex() < leaderCheckIndex || log.term(leaderCheckIndex) != leaderCheckTerm) {
+                throw new InvariantViolation("node " + id + ": leader of term " + currentTerm + " lost entry "
+                        + leaderCheckIndex + "/" + leaderCheckTerm + " (lastIndex " + log.lastIndex() + ")");
+            }
+            leaderCheckIndex = log.lastIndex();
+            leaderCheckTerm = log.lastTerm();
             for (Progress p : progress) {
                 if (p.matchIndex >= p.nextIndex) {
                     throw new InvariantViolation("node " + id + ": " + p + " has matchIndex >= nextIndex");

@@ -9,7 +9,8 @@ import org.junit.jupiter.api.Test;
 /**
  * Runs many seeds of the full simulator (faults on: loss, duplication, reordering, partitions,
  * crashes, clients) with every safety checker after every step, linearizability at the end and the
- * liveness bound after healing. The count comes from {@code -Dkeel.sim.seeds} (500 by default).
+ * liveness bound after healing. The count comes from {@code -Dkeel.sim.seeds} (1000 in the
+ * build, 500 if unset).
  */
 class SimulatorSeedsTest {
     @Test

@@ -19,8 +19,13 @@ import java.util.SplittableRandom;
  * operation whose call precedes every outstanding return, applies it to the model, and "lifts" its
  * events out of the list; hitting a return event means the operation owning it had to be linearized
  * already, so the search backtracks. Pairs (set of linearized operations, model state) that were
- * already explored are cached and never explored twice. The search is iterative, so long histories
- * cannot overflow the stack.
+ * already explored are cached and never explored twice. Operations with an unknown outcome get extra
+ * pruning so that they do not multiply the search (see the nested search class). The search is
+ * iterative, so long histories cannot overflow the stack.
+ *
+ * <p>For an ILLEGAL partition the explanation shows the dead end that got furthest through the
+ * history (longest prefix among those): that prefix, the state it leads to, the operation whose
+ * return event stopped it and the concurrent operations that were tried instead.
  *
  * <p>Time semantics: operation A precedes B in real time only if {@code A.returnTime < B.callTime}
  * strictly. Operations whose return and call happen at the same instant are treated as concurrent
@@ -110,7 +115,7 @@ public final class LinearizabilityChecker {
      * probes with one mutable instance over its live bit set to avoid allocating per candidate.
      */
     private static final class ConfigKey {
-        long[] words;
+        final long[] words;
         final int len;
         Object state;
         int hash;
@@ -137,7 +142,7 @@ public final class LinearizabilityChecker {
     /**
      * The search over one partition. Single use.
      *
-     * <p>Two refinements over the plain algorithm keep pending operations from blowing up the search
+     * <p>Three refinements over the plain algorithm keep pending operations from blowing up the search
      * (an unlinearized pending operation stays a candidate forever, so naively every subset of them
      * is explored):
      * <ul>
@@ -160,7 +165,6 @@ public final class LinearizabilityChecker {
      * visited configuration with a strictly shorter completion, until length 0, which is success.
      * So a failed search really means no linearization, even though individual memo entries may
      * rest on branches that are explored elsewhere.
-     *
      */
     private static final class PartitionSearch<S> {
         private static final int HEAD = 0;
@@ -512,7 +516,7 @@ public final class LinearizabilityChecker {
             if (bestConcurrent.length == 0) {
                 sb.append("no other unlinearized operation is concurrent with it");
             } else {
-                sb.append("concurrent operations not yet linearized (none can go first either):\n");
+                sb.append("concurrent operations not yet linearized (each was tried here and led nowhere):\n");
                 int shown = Math.min(SHOWN_OPS, bestConcurrent.length);
                 for (int i = 0; i < shown; i++) {
                     sb.append("    ").append(format(bestConcurrent[i])).append('\n');
