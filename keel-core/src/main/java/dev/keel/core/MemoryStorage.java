@@ -1,6 +1,7 @@
 package dev.keel.core;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -8,8 +9,11 @@ import java.util.List;
  * durable across processes. Not thread-safe.
  */
 public final class MemoryStorage implements RaftStorage {
+    /** entries.get(i) has index snapshot.index() + 1 + i. */
     private final ArrayList<Entry> entries = new ArrayList<>();
     private HardState hardState = HardState.EMPTY;
+    private SnapshotMeta snapshot = SnapshotMeta.NONE;
+    private byte[] snapshotData = new byte[0];
 
     @Override
     public HardState hardState() {
@@ -22,32 +26,33 @@ public final class MemoryStorage implements RaftStorage {
 
     @Override
     public long firstIndex() {
-        return 1;
+        return snapshot.index() + 1;
     }
 
     @Override
     public long lastIndex() {
-        return entries.size();
+        return snapshot.index() + entries.size();
     }
 
     @Override
     public long term(long index) {
-        if (index == 0) return 0;
-        if (index < 0 || index > entries.size()) {
-            throw new IndexOutOfBoundsException("index " + index + " outside [0, " + entries.size() + "]");
+        if (index == snapshot.index()) return snapshot.term();
+        if (index < snapshot.index() || index > lastIndex()) {
+            throw new IndexOutOfBoundsException("index " + index + " outside [" + snapshot.index() + ", " + lastIndex() + "]");
         }
-        return entries.get((int) index - 1).term();
+        return entry(index).term();
     }
 
     @Override
     public List<Entry> entries(long lo, long hi, long maxBytes) {
-        if (lo < 1 || hi > entries.size() + 1 || lo > hi) {
-            throw new IndexOutOfBoundsException("range [" + lo + ", " + hi + ") outside [1, " + (entries.size() + 1) + ")");
+        if (lo < firstIndex() || hi > lastIndex() + 1 || lo > hi) {
+            throw new IndexOutOfBoundsException("range [" + lo + ", " + hi + ") outside [" + firstIndex() + ", "
+                    + (lastIndex() + 1) + ")");
         }
         List<Entry> out = new ArrayList<>((int) Math.min(hi - lo, 1024));
         long bytes = 0;
         for (long i = lo; i < hi; i++) {
-            Entry e = entries.get((int) i - 1);
+            Entry e = entry(i);
             bytes += e.sizeBytes();
             if (!out.isEmpty() && bytes > maxBytes) break;
             out.add(e);
@@ -56,7 +61,7 @@ public final class MemoryStorage implements RaftStorage {
     }
 
     public Entry entry(long index) {
-        return entries.get((int) index - 1);
+        return entries.get((int) (index - snapshot.index() - 1));
     }
 
     /**
@@ -66,18 +71,59 @@ public final class MemoryStorage implements RaftStorage {
     public void append(List<Entry> newEntries) {
         if (newEntries.isEmpty()) return;
         long first = newEntries.get(0).index();
-        if (first > entries.size() + 1) {
-            throw new IllegalArgumentException("gap: appending at " + first + " after last index " + entries.size());
+        if (first > lastIndex() + 1) {
+            throw new IllegalArgumentException("gap: appending at " + first + " after last index " + lastIndex());
         }
-        while (entries.size() >= first) entries.remove(entries.size() - 1);
+        if (first <= snapshot.index()) {
+            throw new IllegalArgumentException("appending at " + first + " inside the snapshot up to " + snapshot.index());
+        }
+        while (lastIndex() >= first) entries.remove(entries.size() - 1);
         entries.addAll(newEntries);
     }
 
-    /** A copy of this storage, as a crash would find it. */
-    public MemoryStorage copy() {
-        MemoryStorage c = new MemoryStorage();
-        c.entries.addAll(entries);
-        c.hardState = hardState;
-        return c;
+    @Override
+    public SnapshotMeta snapshot() {
+        return snapshot;
+    }
+
+    @Override
+    public byte[] snapshotChunk(long snapshotIndex, long offset, int maxBytes) {
+        if (snapshotIndex != snapshot.index()) return null;
+        int from = (int) Math.min(offset, snapshotData.length);
+        return Arrays.copyOfRange(snapshotData, from, (int) Math.min(snapshotData.length, (long) from + maxBytes));
+    }
+
+    /** The data of the newest snapshot. */
+    public byte[] snapshotData() {
+        return snapshotData;
+    }
+
+    /**
+     * Keeps a snapshot taken by this node's state machine at meta.index() and drops the entries it
+     * covers (log compaction, thesis chapter 5).
+     */
+    public void compact(SnapshotMeta meta, byte[] data) {
+        if (meta.index() <= snapshot.index()) return; // older than what we have
+        if (meta.index() > lastIndex() || term(meta.index()) != meta.term()) {
+            throw new IllegalArgumentException(meta + " does not match the log (last index " + lastIndex() + ")");
+        }
+        entries.subList(0, (int) (meta.index() - snapshot.index())).clear();
+        snapshot = meta;
+        snapshotData = data;
+    }
+
+    /**
+     * Installs a snapshot received from the leader (Figure 13): if the log has the snapshot's last
+     * entry, the entries after it are kept; otherwise the whole log is discarded.
+     */
+    public void installSnapshot(SnapshotMeta meta, byte[] data) {
+        if (meta.index() <= snapshot.index()) return;
+        if (meta.index() <= lastIndex() && term(meta.index()) == meta.term()) {
+            entries.subList(0, (int) (meta.index() - snapshot.index())).clear();
+        } else {
+            entries.clear();
+        }
+        snapshot = meta;
+        snapshotData = data;
     }
 }

@@ -95,6 +95,69 @@ public sealed interface Message {
         }
     }
 
+    /**
+     * One chunk of a snapshot (Figure 13 of the paper, thesis §5.3), sent by a leader to a follower
+     * whose next entry it has compacted away. Chunks of one snapshot go in offset order; the
+     * follower answers each with {@link InstallSnapshotResponse}.
+     *
+     * @param done this chunk ends the snapshot data
+     */
+    record InstallSnapshot(int from, int to, long term, SnapshotMeta meta, long offset, byte[] data, boolean done)
+            implements Message {
+        public InstallSnapshot {
+            Checks.node("from", from);
+            Checks.node("to", to);
+            Checks.nonNegative("term", term);
+            Checks.nonNegative("offset", offset);
+            if (meta == null || meta.isNone()) throw new IllegalArgumentException("InstallSnapshot without a snapshot");
+            if (data == null) throw new IllegalArgumentException("InstallSnapshot data is null");
+            if (offset + data.length > meta.sizeBytes()) {
+                throw new IllegalArgumentException("chunk [" + offset + ", " + (offset + data.length)
+                        + ") beyond snapshot size " + meta.sizeBytes());
+            }
+            if (done != (offset + data.length == meta.sizeBytes())) {
+                throw new IllegalArgumentException("done=" + done + " but chunk ends at " + (offset + data.length)
+                        + " of " + meta.sizeBytes());
+            }
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof InstallSnapshot m && m.from == from && m.to == to && m.term == term
+                    && m.meta.equals(meta) && m.offset == offset && java.util.Arrays.equals(m.data, data) && m.done == done;
+        }
+
+        @Override
+        public int hashCode() {
+            return java.util.Objects.hash(from, to, term, meta, offset, java.util.Arrays.hashCode(data), done);
+        }
+
+        @Override
+        public String toString() {
+            return "InstallSnapshot[from=" + from + ", to=" + to + ", term=" + term + ", " + meta + ", offset=" + offset
+                    + ", bytes=" + data.length + ", done=" + done + "]";
+        }
+    }
+
+    /**
+     * Reply to {@link InstallSnapshot}.
+     *
+     * @param snapshotIndex the snapshot this is about
+     * @param nextOffset the offset the follower expects next (it has everything before it)
+     * @param installed the follower installed the snapshot (or already had everything it covers)
+     * @param mismatch the chunk was not at nextOffset (lost or reordered chunk, or a restart): resend from nextOffset
+     */
+    record InstallSnapshotResponse(int from, int to, long term, long snapshotIndex, long nextOffset, boolean installed,
+                                   boolean mismatch) implements Message {
+        public InstallSnapshotResponse {
+            Checks.node("from", from);
+            Checks.node("to", to);
+            Checks.nonNegative("term", term);
+            Checks.nonNegative("snapshotIndex", snapshotIndex);
+            Checks.nonNegative("nextOffset", nextOffset);
+        }
+    }
+
     /** A follower asks its leader for a read index on behalf of a local read (thesis §6.4). */
     record ReadIndexRequest(int from, int to, long term, long context) implements Message {
         public ReadIndexRequest {

@@ -11,7 +11,9 @@ final class Progress {
         /** Unsure where the follower's log matches ours: one AppendEntries at a time until one succeeds. */
         PROBE,
         /** Logs match at matchIndex: stream entries optimistically, up to maxInflightAppends at once. */
-        REPLICATE
+        REPLICATE,
+        /** The entries the follower needs were compacted: stream it a snapshot (Figure 13). */
+        SNAPSHOT
     }
 
     final int id;
@@ -30,6 +32,12 @@ final class Progress {
     int ticksWithoutProgress;
     /** commitIndex last sent to this follower. */
     long sentCommit;
+
+    /** In SNAPSHOT: the snapshot being sent, the next offset to send, and the offset the follower has. */
+    SnapshotMeta snapshot;
+    long snapshotSentOffset;
+    long snapshotAckedOffset;
+    boolean snapshotDoneSent;
 
     /** Last index of each in-flight AppendEntries, a ring buffer. */
     private final long[] inflight;
@@ -62,11 +70,24 @@ final class Progress {
 
     void becomeProbe() {
         state = State.PROBE;
+        snapshot = null;
         ticksWithoutProgress = 0;
         probeSent = false;
         inflightStart = 0;
         inflightCount = 0;
         nextIndex = matchIndex + 1;
+    }
+
+    void becomeSnapshot(SnapshotMeta meta) {
+        state = State.SNAPSHOT;
+        ticksWithoutProgress = 0;
+        probeSent = false;
+        inflightStart = 0;
+        inflightCount = 0;
+        snapshot = meta;
+        snapshotSentOffset = 0;
+        snapshotAckedOffset = 0;
+        snapshotDoneSent = false;
     }
 
     void becomeReplicate() {

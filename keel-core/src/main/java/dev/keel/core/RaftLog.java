@@ -8,7 +8,9 @@ import java.util.List;
  * "unstable" entries appended since the last {@link Ready} was persisted. Tracks commitIndex and
  * lastApplied (Figure 2, volatile state on all servers).
  *
- * <p>Invariant: lastApplied <= commitIndex <= lastIndex(); unstableOffset <= storage.lastIndex() + 1.
+ * <p>Invariant: lastApplied <= commitIndex <= lastIndex(); storage entries below unstableOffset and
+ * at or above firstIndex() are current (storage may still hold stale ones beyond, until the driver
+ * persists the next Ready).
  */
 final class RaftLog {
     static final long TERM_UNKNOWN = -1;
@@ -19,22 +21,41 @@ final class RaftLog {
     private long unstableOffset;
     long commitIndex;
     long lastApplied;
+    /** The newest snapshot this log starts after: from storage, or installed but not yet persisted. */
+    private long snapshotIndex;
+    private long snapshotTerm;
 
     RaftLog(RaftStorage storage, long commitIndex, long lastApplied) {
         this.storage = storage;
+        SnapshotMeta snap = storage.snapshot();
+        this.snapshotIndex = snap.index();
+        this.snapshotTerm = snap.term();
         this.unstableOffset = storage.lastIndex() + 1;
-        this.commitIndex = commitIndex;
+        // A snapshot holds only committed entries (thesis §5.1), so it is committed.
+        this.commitIndex = Math.max(commitIndex, snapshotIndex);
         this.lastApplied = lastApplied;
+        if (lastApplied < snapshotIndex) {
+            throw new IllegalArgumentException("lastApplied " + lastApplied + " is below the snapshot index "
+                    + snapshotIndex + ": restore the state machine from the snapshot first");
+        }
         if (!(commitIndex <= lastIndex())) throw new InvariantViolation("persisted commitIndex " + commitIndex + " > persisted lastIndex " + lastIndex());
         if (!(lastApplied <= commitIndex)) throw new InvariantViolation("lastApplied " + lastApplied + " > commitIndex " + commitIndex);
     }
 
     long firstIndex() {
-        return storage.firstIndex();
+        return Math.max(storage.firstIndex(), snapshotIndex + 1);
     }
 
+    /**
+     * Storage entries at or beyond unstableOffset are stale (about to be replaced), so the last
+     * index is where the unstable entries end, never storage's own last index.
+     */
     long lastIndex() {
-        return unstable.isEmpty() ? storage.lastIndex() : unstableOffset + unstable.size() - 1;
+        return unstableOffset + unstable.size() - 1;
+    }
+
+    long snapshotIndex() {
+        return snapshotIndex;
     }
 
     long lastTerm() {
@@ -54,8 +75,41 @@ final class RaftLog {
             long off = index - unstableOffset;
             return off < unstable.size() ? unstable.get((int) off).term() : TERM_UNKNOWN;
         }
-        if (index < storage.firstIndex() - 1 || index > storage.lastIndex()) return TERM_UNKNOWN;
+        if (index == snapshotIndex) return snapshotTerm;
+        if (index < firstIndex() - 1 || index > storage.lastIndex()) return TERM_UNKNOWN;
         return storage.term(index);
+    }
+
+    /**
+     * Installs a snapshot received from the leader (Figure 13 steps 6-7): if our log has its last
+     * entry, the entries after it are kept; otherwise the whole log is replaced by the snapshot.
+     */
+    void restore(SnapshotMeta meta) {
+        if (meta.index() <= commitIndex) {
+            throw new InvariantViolation("restoring " + meta + " at or below commitIndex " + commitIndex);
+        }
+        if (matchTerm(meta.index(), meta.term())) {
+            if (meta.index() >= unstableOffset) {
+                // Storage will hold the snapshot in place of these; keep only what follows.
+                unstable.subList(0, (int) (meta.index() - unstableOffset + 1)).clear();
+                unstableOffset = meta.index() + 1;
+            }
+        } else {
+            unstable.clear();
+            unstableOffset = meta.index() + 1;
+        }
+        snapshotIndex = meta.index();
+        snapshotTerm = meta.term();
+        commitIndex = meta.index();
+        lastApplied = meta.index(); // the state machine is replaced by the snapshot
+    }
+
+    byte[] snapshotChunk(long index, long offset, int maxBytes) {
+        return storage.snapshotChunk(index, offset, maxBytes);
+    }
+
+    SnapshotMeta storageSnapshot() {
+        return storage.snapshot();
     }
 
     boolean matchTerm(long index, long term) {
@@ -74,6 +128,7 @@ final class RaftLog {
                     + (lastIndex() + 1) + ")");
         }
         hi = Math.min(hi, lo + maxCount);
+        if (lo == hi) return List.of();
         if (hi <= unstableOffset) return storage.entries(lo, hi, maxBytes); // all persisted: no second copy
         List<Entry> out = new ArrayList<>((int) Math.min(hi - lo, 1024));
         long bytes = 0;

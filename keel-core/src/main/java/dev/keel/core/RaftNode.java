@@ -2,6 +2,8 @@ package dev.keel.core;
 
 import dev.keel.core.Message.AppendEntries;
 import dev.keel.core.Message.AppendEntriesResponse;
+import dev.keel.core.Message.InstallSnapshot;
+import dev.keel.core.Message.InstallSnapshotResponse;
 import dev.keel.core.Message.ReadIndexRequest;
 import dev.keel.core.Message.ReadIndexResponse;
 import dev.keel.core.Message.RequestVote;
@@ -11,6 +13,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.random.RandomGenerator;
+import java.util.zip.CRC32C;
 
 /**
  * One Raft node's protocol logic as a deterministic state machine: no threads, no IO, no clock.
@@ -74,6 +77,13 @@ public final class RaftNode {
     private List<Message> outbox = new ArrayList<>();
     private List<ReadState> readStates = new ArrayList<>();
     private List<Long> abortedReads = new ArrayList<>();
+    private List<SnapshotChunk> snapshotChunks = new ArrayList<>();
+    private SnapshotMeta snapshotToInstall;
+
+    // Follower: the snapshot being received from the leader, its bytes so far and their checksum.
+    private SnapshotMeta receiving;
+    private long receivedBytes;
+    private final CRC32C receivedCrc = new CRC32C();
     private HardState lastHardState;
     private Ready pendingReady; // handed out, not yet advanced
 
@@ -87,9 +97,12 @@ public final class RaftNode {
 
     private record PendingRead(long context, int requester, long readIndex, long seq) {}
 
-    /** A node starting from its storage, with nothing applied yet (the state machine starts empty). */
+    /**
+     * A node starting from its storage, its state machine restored from storage's newest snapshot
+     * (or empty when there is none).
+     */
     public RaftNode(RaftConfig config, RaftStorage storage, RandomGenerator random) {
-        this(config, storage, random, 0);
+        this(config, storage, random, storage.snapshot().index());
     }
 
     /**
@@ -157,10 +170,16 @@ public final class RaftNode {
         // A follower in REPLICATE whose in-flight AppendEntries got no answer for half an election
         // timeout probably lost them (Raft tolerates loss): fall back to probing, or its window
         // would stay full forever.
+        int stallTicks = Math.max(2, config.electionTimeoutTicks() / 2);
         for (Progress p : progress) {
-            if (p.state == Progress.State.REPLICATE && p.inflightCount() > 0
-                    && ++p.ticksWithoutProgress >= Math.max(2, config.electionTimeoutTicks() / 2)) {
+            if (p.state == Progress.State.REPLICATE && p.inflightCount() > 0 && ++p.ticksWithoutProgress >= stallTicks) {
                 p.becomeProbe();
+            } else if (p.state == Progress.State.SNAPSHOT && p.snapshotSentOffset > p.snapshotAckedOffset
+                    && ++p.ticksWithoutProgress >= stallTicks) {
+                // Chunks or their answers were lost: resend from what the follower acknowledged.
+                p.ticksWithoutProgress = 0;
+                p.snapshotSentOffset = p.snapshotAckedOffset;
+                p.snapshotDoneSent = false;
             }
         }
         if (heartbeatElapsed >= config.heartbeatIntervalTicks()) {
@@ -203,7 +222,8 @@ public final class RaftNode {
                 // A granted Pre-Vote carries the term we would campaign in; it is not a newer term.
             } else {
                 // Figure 2, all servers: a request or response with a higher term makes us a follower.
-                becomeFollower(m.term(), m instanceof AppendEntries ? m.from() : NONE);
+                boolean fromLeader = m instanceof AppendEntries || m instanceof InstallSnapshot;
+                becomeFollower(m.term(), fromLeader ? m.from() : NONE);
             }
         } else if (m.term() < currentTerm) {
             // A stale sender. Requests get an answer carrying our term so the sender learns it
@@ -214,6 +234,9 @@ public final class RaftNode {
                 case AppendEntries ae -> send(new AppendEntriesResponse(id, m.from(), currentTerm, false,
                         ae.prevLogIndex(), 0, 0, ae.readSeq()));
                 case ReadIndexRequest r -> send(new ReadIndexResponse(id, m.from(), currentTerm, r.context(), 0, false));
+                case InstallSnapshot is -> send(new InstallSnapshotResponse(id, m.from(), currentTerm, is.meta().index(),
+                        0, false, false));
+                case InstallSnapshotResponse r -> { }
                 case RequestVoteResponse r -> { }
                 case AppendEntriesResponse r -> { }
                 case ReadIndexResponse r -> { }
@@ -229,6 +252,8 @@ public final class RaftNode {
             case AppendEntriesResponse r -> onAppendEntriesResponse(r);
             case ReadIndexRequest r -> onReadIndexRequest(r);
             case ReadIndexResponse r -> onReadIndexResponse(r);
+            case InstallSnapshot is -> onInstallSnapshot(is);
+            case InstallSnapshotResponse r -> onInstallSnapshotResponse(r);
         }
         checkInvariants();
     }
@@ -287,7 +312,8 @@ public final class RaftNode {
     public boolean hasReady() {
         if (pendingReady != null) return false;
         if (role == Role.LEADER && wouldSendAppends()) return true;
-        return !outbox.isEmpty() || !readStates.isEmpty() || !abortedReads.isEmpty()
+        return !outbox.isEmpty() || !readStates.isEmpty() || !abortedReads.isEmpty() || !snapshotChunks.isEmpty()
+                || snapshotToInstall != null
                 || !currentHardState().equals(lastHardState) || log.lastIndex() > log.stableIndex()
                 || log.commitIndex > log.lastApplied;
     }
@@ -305,10 +331,12 @@ public final class RaftNode {
         HardState changed = hs.equals(lastHardState) ? null : hs;
         lastHardState = hs;
         Ready rd = new Ready(changed, log.unstableEntries(), outbox, log.nextCommitted(config.maxApplyBytesPerReady()),
-                readStates, abortedReads, role, leaderId, currentTerm);
+                readStates, abortedReads, snapshotChunks, snapshotToInstall, role, leaderId, currentTerm);
         outbox = new ArrayList<>();
         readStates = new ArrayList<>();
         abortedReads = new ArrayList<>();
+        if (!snapshotChunks.isEmpty()) snapshotChunks = new ArrayList<>();
+        snapshotToInstall = null;
         pendingReady = rd;
         checkInvariants();
         return rd;
@@ -532,6 +560,61 @@ public final class RaftNode {
         send(new AppendEntriesResponse(id, m.from(), currentTerm, true, lastNewIndex, 0, 0, m.readSeq()));
     }
 
+    // ---------------------------------------------------------------- snapshots (follower side)
+
+    /**
+     * Figure 13, InstallSnapshot receiver: chunks arrive in offset order and are handed to the
+     * driver to write; the last one is checked (size and CRC32C) and then the snapshot replaces the
+     * log up to its index and the state machine. A lost or reordered chunk gets the expected offset
+     * back, so the leader resumes there; offset 0 always starts a transfer over.
+     */
+    private void onInstallSnapshot(InstallSnapshot m) {
+        if (role == Role.LEADER) {
+            droppedMessages++;
+            return;
+        }
+        if (role != Role.FOLLOWER) becomeFollower(m.term(), m.from());
+        leaderId = m.from();
+        electionElapsed = 0;
+        leaseGuardFromStart = false;
+        SnapshotMeta meta = m.meta();
+        if (meta.index() <= log.commitIndex) {
+            // We already have every entry it covers, committed: nothing to install (Figure 13 step 6
+            // would keep our log anyway). The leader may count our log as matching up to there.
+            receiving = null;
+            send(new InstallSnapshotResponse(id, m.from(), currentTerm, meta.index(), meta.sizeBytes(), true, false));
+            return;
+        }
+        if (m.offset() == 0) {
+            receiving = meta;
+            receivedBytes = 0;
+            receivedCrc.reset();
+        }
+        if (!meta.equals(receiving) || m.offset() != receivedBytes) {
+            long expected = meta.equals(receiving) ? receivedBytes : 0;
+            send(new InstallSnapshotResponse(id, m.from(), currentTerm, meta.index(), expected, false, true));
+            return;
+        }
+        receivedCrc.update(m.data());
+        receivedBytes += m.data().length;
+        snapshotChunks.add(new SnapshotChunk(meta, m.offset(), m.data()));
+        if (!m.done()) {
+            // Sent after the driver wrote the chunk (Ready ordering): the leader's window moves on.
+            send(new InstallSnapshotResponse(id, m.from(), currentTerm, meta.index(), receivedBytes, false, false));
+            return;
+        }
+        receiving = null;
+        if (receivedBytes != meta.sizeBytes() || (int) receivedCrc.getValue() != meta.crc32c()) {
+            // Damaged in transit or by a buggy peer: never install it; start the transfer over.
+            droppedMessages++;
+            send(new InstallSnapshotResponse(id, m.from(), currentTerm, meta.index(), 0, false, true));
+            return;
+        }
+        log.restore(meta);
+        snapshotToInstall = meta;
+        send(new InstallSnapshotResponse(id, m.from(), currentTerm, meta.index(), meta.sizeBytes(), true, false));
+    }
+
     // ---------------------------------------------------------------- replication (leader side)
 
     private void onAppendEntriesResponse(AppendEntriesResponse m) {
@@ -555,7 +638,7 @@ public final class RaftNode {
                 pr.ticksWithoutProgress = 0;
                 if (pr.nextIndex <= pr.matchIndex) pr.nextIndex = pr.matchIndex + 1;
                 pr.freeInflightTo(m.index());
-                if (pr.state == Progress.State.PROBE) pr.becomeReplicate();
+                if (pr.state != Progress.State.REPLICATE) pr.becomeReplicate();
                 maybeCommit();
             } else if (pr.state == Progress.State.PROBE) {
                 // A successful probe at an index we already knew: the follower matches up to
@@ -565,6 +648,7 @@ public final class RaftNode {
             return;
         }
         long rejected = m.index();
+        if (pr.state == Progress.State.SNAPSHOT) return; // the snapshot will settle where the follower is
         if (rejected < pr.matchIndex || (pr.state == Progress.State.PROBE && rejected != pr.nextIndex - 1)) {
             return; // stale: about an index we have since learned matches, or an older probe
         }
@@ -581,6 +665,35 @@ public final class RaftNode {
         }
         pr.becomeProbe();
         pr.nextIndex = Math.max(Math.min(next, rejected), pr.matchIndex + 1);
+    }
+
+    private void onInstallSnapshotResponse(InstallSnapshotResponse m) {
+        if (role != Role.LEADER) return;
+        Progress pr = progress[slotOf(m.from())];
+        pr.recentActive = true;
+        if (m.installed()) {
+            if (m.snapshotIndex() > log.lastIndex()) {
+                droppedMessages++; // claims a snapshot beyond our log: a corrupt peer
+                return;
+            }
+            if (m.snapshotIndex() > pr.matchIndex) {
+                pr.matchIndex = m.snapshotIndex();
+                maybeCommit();
+            }
+            if (pr.state == Progress.State.SNAPSHOT) pr.becomeProbe(); // carry on with entries after it
+            else if (pr.nextIndex <= pr.matchIndex) pr.nextIndex = pr.matchIndex + 1;
+            return;
+        }
+        if (pr.state != Progress.State.SNAPSHOT || m.snapshotIndex() != pr.snapshot.index()) return; // stale
+        if (m.mismatch()) {
+            // Resume from where the follower is (it lost a chunk, restarted, or failed the checksum).
+            pr.snapshotSentOffset = m.nextOffset();
+            pr.snapshotAckedOffset = m.nextOffset();
+            pr.snapshotDoneSent = false;
+        } else if (m.nextOffset() > pr.snapshotAckedOffset) {
+            pr.snapshotAckedOffset = m.nextOffset();
+            pr.ticksWithoutProgress = 0;
+        }
     }
 
     /** Sends what each follower is owed: new entries (pipelined), probes, commit updates. */
@@ -610,13 +723,30 @@ public final class RaftNode {
         return switch (pr.state) {
             case PROBE -> !pr.probeSent;
             case REPLICATE -> !pr.inflightFull() && pr.nextIndex <= log.lastIndex();
+            case SNAPSHOT -> !pr.snapshotDoneSent
+                    && pr.snapshotSentOffset - pr.snapshotAckedOffset
+                            < (long) config.snapshotChunkBytes() * config.maxInflightSnapshotChunks();
         };
     }
 
     private void sendEntries(Progress pr) {
+        if (pr.state == Progress.State.SNAPSHOT) {
+            sendSnapshotChunk(pr);
+            return;
+        }
         long prev = pr.nextIndex - 1;
         long prevTerm = log.term(prev);
-        if (!(prevTerm != RaftLog.TERM_UNKNOWN)) throw new InvariantViolation("no term for prevLogIndex " + prev + " (follower " + pr.id + ")");
+        if (prev < log.firstIndex() - 1 || prevTerm == RaftLog.TERM_UNKNOWN) {
+            // Thesis §5.1: the entries this follower needs were compacted into a snapshot.
+            SnapshotMeta snap = log.storageSnapshot();
+            if (snap.isNone()) {
+                throw new InvariantViolation("no term for prevLogIndex " + prev + " (follower " + pr.id
+                        + ") and no snapshot");
+            }
+            pr.becomeSnapshot(snap);
+            sendSnapshotChunk(pr);
+            return;
+        }
         List<Entry> entries = pr.nextIndex <= log.lastIndex()
                 ? log.entries(pr.nextIndex, log.lastIndex() + 1, config.maxBytesPerAppend(), config.maxEntriesPerAppend())
                 : List.of();
@@ -631,13 +761,33 @@ public final class RaftNode {
         }
     }
 
+    private void sendSnapshotChunk(Progress pr) {
+        byte[] data = log.snapshotChunk(pr.snapshot.index(), pr.snapshotSentOffset, config.snapshotChunkBytes());
+        if (data == null) {
+            // That snapshot was replaced by a newer one while we sent it: start over with the newest.
+            pr.becomeSnapshot(log.storageSnapshot());
+            data = log.snapshotChunk(pr.snapshot.index(), 0, config.snapshotChunkBytes());
+            if (data == null) throw new InvariantViolation("storage lost its newest " + pr.snapshot);
+        }
+        long offset = pr.snapshotSentOffset;
+        boolean done = offset + data.length >= pr.snapshot.sizeBytes();
+        send(new InstallSnapshot(id, pr.id, currentTerm, pr.snapshot, offset, data, done));
+        pr.snapshotSentOffset = offset + data.length;
+        pr.snapshotDoneSent = done;
+    }
+
     /**
      * A heartbeat checks the log at matchIndex, which is known to match, so it never causes a
      * spurious refusal while entries are in flight, and carries the commit index and readSeq.
      */
     private void sendHeartbeat(Progress pr) {
         long prev = pr.matchIndex;
-        send(new AppendEntries(id, pr.id, currentTerm, prev, log.term(prev), List.of(), log.commitIndex, readSeq));
+        long prevTerm = log.term(prev);
+        if (prevTerm == RaftLog.TERM_UNKNOWN) {
+            prev = 0; // matchIndex was compacted away; index 0 always matches
+            prevTerm = 0;
+        }
+        send(new AppendEntries(id, pr.id, currentTerm, prev, prevTerm, List.of(), log.commitIndex, readSeq));
         pr.sentCommit = log.commitIndex;
     }
 
@@ -649,7 +799,7 @@ public final class RaftNode {
                 pr.probeSent = false; // resend a probe each heartbeat interval: the last one may be lost
                 sendEntries(pr);
             } else {
-                sendHeartbeat(pr);
+                sendHeartbeat(pr); // also keeps a follower receiving a snapshot from timing out
             }
         }
         if (peers.length == 0) releaseConfirmedReads();

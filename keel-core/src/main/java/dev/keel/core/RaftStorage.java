@@ -25,4 +25,18 @@ public interface RaftStorage {
 
     /** Entries in [lo, hi), stopping once maxBytes is reached but always returning at least one when lo < hi. */
     List<Entry> entries(long lo, long hi, long maxBytes);
+
+    /**
+     * The newest snapshot, or {@link SnapshotMeta#NONE}. Entries up to its index may be gone
+     * (compacted): then firstIndex() == snapshot().index() + 1 and term(snapshot().index()) is its term.
+     */
+    SnapshotMeta snapshot();
+
+    /**
+     * Up to maxBytes of the data of the snapshot whose last included index is {@code snapshotIndex},
+     * from {@code offset}; an empty array at the end. Returns null when that snapshot is no longer
+     * kept (a newer one replaced it), so the leader starts again with the newest one. Used by the
+     * leader to send InstallSnapshot chunks.
+     */
+    byte[] snapshotChunk(long snapshotIndex, long offset, int maxBytes);
 }

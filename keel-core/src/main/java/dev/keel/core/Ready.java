@@ -6,6 +6,10 @@ import java.util.List;
  * Everything the driver must do after feeding the core some input, in this order (etcd's
  * Ready/Advance contract):
  * <ol>
+ *   <li>write {@link #snapshotChunks()} in order to the snapshot being received (a chunk at offset 0
+ *       starts it over); right after writing the chunk that completes {@link #snapshotToInstall()}
+ *       (if not null), commit that snapshot (the core verified its size and checksum), install it in
+ *       storage (it replaces the log up to its index) and restore the state machine from it;</li>
  *   <li>persist {@link #hardState()} (if not null) and {@link #entries()} (which replace any persisted
  *       entries at or after the first one's index), and make them durable;</li>
  *   <li>only then send {@link #messages()}: they may promise votes and log contents (Figure 2:
@@ -21,10 +25,11 @@ import java.util.List;
  */
 public record Ready(HardState hardState, List<Entry> entries, List<Message> messages,
                     List<Entry> committedEntries, List<ReadState> readStates, List<Long> abortedReads,
+                    List<SnapshotChunk> snapshotChunks, SnapshotMeta snapshotToInstall,
                     Role role, int leaderId, long currentTerm) {
 
     /** True if this Ready asks for a durable write before its messages may be sent. */
     public boolean mustPersist() {
-        return hardState != null || !entries.isEmpty();
+        return hardState != null || !entries.isEmpty() || !snapshotChunks.isEmpty() || snapshotToInstall != null;
     }
 }

@@ -84,11 +84,25 @@ final class CoreTestCluster {
     /** Carries out one Ready as a driver must: persist, then collect the rest, then advance. */
     static Ready persistAndAdvance(RaftNode n, MemoryStorage s) {
         Ready rd = n.ready();
+        java.io.ByteArrayOutputStream partial = RECEIVING.computeIfAbsent(s, k -> new java.io.ByteArrayOutputStream());
+        for (SnapshotChunk c : rd.snapshotChunks()) {
+            if (c.offset() == 0) partial.reset();
+            if (c.offset() != partial.size()) throw new AssertionError("chunk at " + c.offset() + " after " + partial.size());
+            partial.writeBytes(c.data());
+            SnapshotMeta m = rd.snapshotToInstall();
+            if (m != null && c.meta().equals(m) && c.offset() + c.data().length == m.sizeBytes()) {
+                s.installSnapshot(m, partial.toByteArray());
+                partial.reset();
+            }
+        }
         if (rd.hardState() != null) s.setHardState(rd.hardState());
         s.append(rd.entries());
         n.advance(rd);
         return rd;
     }
+
+    /** Each storage's partly received snapshot (the driver's partial file). */
+    static final java.util.Map<MemoryStorage, java.io.ByteArrayOutputStream> RECEIVING = new java.util.IdentityHashMap<>();
 
     /** Drains every Ready the node has to offer. */
     static Output drain(RaftNode n, MemoryStorage s) {

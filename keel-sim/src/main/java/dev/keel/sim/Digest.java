@@ -68,6 +68,22 @@ final class Digest {
                 mix(5);
                 mix(r.context());
             }
+            case Message.InstallSnapshot i -> {
+                mix(7);
+                mix(i.meta().index());
+                mix(i.meta().term());
+                mix(i.meta().crc32c());
+                mix(i.offset());
+                mix(i.data());
+                mix(i.done() ? 1 : 0);
+            }
+            case Message.InstallSnapshotResponse r -> {
+                mix(8);
+                mix(r.snapshotIndex());
+                mix(r.nextOffset());
+                mix(r.installed() ? 1 : 0);
+                mix(r.mismatch() ? 1 : 0);
+            }
             case Message.ReadIndexResponse r -> {
                 mix(6);
                 mix(r.context());

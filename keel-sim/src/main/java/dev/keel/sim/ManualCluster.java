@@ -364,6 +364,11 @@ public final class ManualCluster {
             case Message.ReadIndexRequest r -> "ReadIndex term=" + r.term() + " ctx=" + r.context();
             case Message.ReadIndexResponse r -> "ReadIndexResponse term=" + r.term() + " ctx=" + r.context()
                     + (r.ok() ? " index=" + r.readIndex() : " refused");
+            case Message.InstallSnapshot i -> "InstallSnapshot term=" + i.term() + " snap=" + i.meta().index() + "/"
+                    + i.meta().term() + " offset=" + i.offset() + " bytes=" + i.data().length + (i.done() ? " done" : "");
+            case Message.InstallSnapshotResponse r -> "InstallSnapshotResponse term=" + r.term() + " snap="
+                    + r.snapshotIndex() + " next=" + r.nextOffset() + (r.installed() ? " installed" : "")
+                    + (r.mismatch() ? " mismatch" : "");
         };
     }
 

@@ -4,6 +4,7 @@ import dev.keel.core.Entry;
 import dev.keel.core.Message;
 import dev.keel.core.RaftNode;
 import dev.keel.core.Role;
+import dev.keel.core.SnapshotMeta;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -117,6 +118,25 @@ public final class SafetyChecker {
         }
     }
 
+    /**
+     * The node replaced its log prefix and state machine with a snapshot from the leader: the
+     * snapshot must end at a committed entry (thesis §5.1: snapshots hold committed state only).
+     */
+    public void onRestore(RaftNode node, SnapshotMeta meta) {
+        if (meta.index() > committed.size() || committed.get((int) meta.index() - 1).term() != meta.term()) {
+            throw new SafetyViolation("SnapshotSafety", "node " + node.id() + " installed " + meta
+                    + " which does not end at a committed entry (" + committed.size() + " committed)");
+        }
+        NodeTrack t = track(node.id());
+        t.lastApplied = meta.index();
+        if (t.lastCommit < meta.index()) t.lastCommit = meta.index();
+    }
+
+    /** The entry committed at index (1-based), for reference state machines; null if none yet. */
+    public Entry committedEntry(long index) {
+        return index >= 1 && index <= committed.size() ? committed.get((int) index - 1) : null;
+    }
+
     /** After every step: checks every live node (null entries are crashed nodes). */
     public void afterStep(RaftNode[] nodes) {
         for (RaftNode n : nodes) {
@@ -139,7 +159,7 @@ public final class SafetyChecker {
                 if (t.leaderTerm != n.currentTerm()) {
                     // A new leader: it must hold every entry committed so far (Leader Completeness).
                     t.leaderTerm = n.currentTerm();
-                    for (int i = 0; i < committed.size(); i++) {
+                    for (int i = (int) Math.max(0, n.firstIndex() - 2); i < committed.size(); i++) {
                         Entry c = committed.get(i);
                         if (commitTerms[i] < n.currentTerm() && n.term(c.index()) != c.term()) {
                             throw new SafetyViolation("LeaderCompleteness", "leader " + n.id() + " of term "
@@ -147,7 +167,8 @@ public final class SafetyChecker {
                                     + n.term(c.index()) + ")");
                         }
                     }
-                } else if (n.lastIndex() < t.leaderLastIndex || n.term(t.leaderLastIndex) != t.leaderLastTerm) {
+                } else if (n.lastIndex() < t.leaderLastIndex
+                        || (t.leaderLastIndex >= n.firstIndex() - 1 && n.term(t.leaderLastIndex) != t.leaderLastTerm)) {
                     throw new SafetyViolation("LeaderAppendOnly", "leader " + n.id() + " of term " + n.currentTerm()
                             + " had entry " + t.leaderLastIndex + "/" + t.leaderLastTerm + ", now has last index "
                             + n.lastIndex() + " and term " + n.term(t.leaderLastIndex) + " there");
@@ -161,7 +182,7 @@ public final class SafetyChecker {
         // Leader Completeness for entries committed since the last step, against every leader.
         for (RaftNode n : nodes) {
             if (n == null || n.role() != Role.LEADER) continue;
-            for (int i = checkedAgainstLeaders; i < committed.size(); i++) {
+            for (int i = (int) Math.max(checkedAgainstLeaders, n.firstIndex() - 2); i < committed.size(); i++) {
                 Entry c = committed.get(i);
                 if (commitTerms[i] < n.currentTerm() && n.term(c.index()) != c.term()) {
                     throw new SafetyViolation("LeaderCompleteness", "leader " + n.id() + " of term "
@@ -173,7 +194,8 @@ public final class SafetyChecker {
     }
 
     private void recordCommits(RaftNode n, long from) {
-        for (long i = from + 1; i <= n.commitIndex(); i++) {
+        // Entries below firstIndex were compacted into a snapshot, checked when it was installed.
+        for (long i = Math.max(from + 1, n.firstIndex()); i <= n.commitIndex(); i++) {
             Entry e = n.entry(i);
             if (i <= committed.size()) {
                 Entry c = committed.get((int) i - 1);

@@ -10,7 +10,8 @@ import java.util.List;
  * @param trace the last events before the end of the run (only when traceLines > 0)
  */
 public record SimResult(long seed, long digest, int nodes, long events, int leaderTerms, long committed,
-                        int opsOk, int opsInfo, int crashes, int partitions, String violation, long violationAtEvent,
+                        int opsOk, int opsInfo, int crashes, int partitions, int snapshotsTaken,
+                        int snapshotsInstalled, String violation, long violationAtEvent,
                         List<String> trace) {
 
     public boolean ok() {
@@ -21,7 +22,8 @@ public record SimResult(long seed, long digest, int nodes, long events, int lead
     public String line() {
         return "seed=" + seed + " digest=" + String.format("%016x", digest) + " nodes=" + nodes + " events=" + events
                 + " leaders=" + leaderTerms + " committed=" + committed + " ops_ok=" + opsOk + " ops_info=" + opsInfo
-                + " crashes=" + crashes + " partitions=" + partitions
+                + " crashes=" + crashes + " partitions=" + partitions + " snapshots=" + snapshotsTaken
+                + " installs=" + snapshotsInstalled
                 + (violation == null ? " ok" : " VIOLATION at event " + violationAtEvent + ": " + violation);
     }
 }

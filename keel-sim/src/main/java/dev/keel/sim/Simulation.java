@@ -11,6 +11,8 @@ import dev.keel.core.RaftNode;
 import dev.keel.core.ReadState;
 import dev.keel.core.Ready;
 import dev.keel.core.Role;
+import dev.keel.core.SnapshotChunk;
+import dev.keel.core.SnapshotMeta;
 import dev.keel.sim.lin.CheckResult;
 import dev.keel.sim.lin.LinearizabilityChecker;
 import dev.keel.sim.lin.Operation;
@@ -25,7 +27,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.PriorityQueue;
 import java.util.SplittableRandom;
+import java.util.TreeMap;
 import java.util.stream.IntStream;
+import java.util.zip.CRC32C;
+import java.io.ByteArrayOutputStream;
 
 /**
  * One seeded run of a simulated Keel cluster: the grown-up form of an in-memory cluster. A single
@@ -80,6 +85,8 @@ public final class Simulation {
     private final boolean lossOn;
     private final int nemesisEveryUnits;
     private final double crashAfterPersistRate;
+    /** Take a snapshot and compact once this many entries were applied since the last (0: never). */
+    private final int snapshotEvery;
     private boolean faultPhase = true;
     private int crashes;
     private int partitions;
@@ -111,6 +118,8 @@ public final class Simulation {
                 .maxBytesPerAppend(64 + rng.nextInt(4096))
                 .maxInflightAppends(1 + rng.nextInt(8))
                 .maxUncommittedBytes(256 + rng.nextInt(8192))
+                .snapshotChunkBytes(1 + rng.nextInt(rng.nextBoolean() ? 16 : 512))
+                .maxInflightSnapshotChunks(1 + rng.nextInt(4))
                 .preVote(preVote)
                 .checkQuorum(checkQuorum)
                 .leaseReads(lease)
@@ -126,6 +135,7 @@ public final class Simulation {
         this.crashesOn = rng.nextInt(5) != 0;
         this.nemesisEveryUnits = (20 + rng.nextInt(200)) * TICK_UNITS / 10;
         this.crashAfterPersistRate = crashesOn && rng.nextBoolean() ? rng.nextDouble() * 0.01 : 0;
+        this.snapshotEvery = rng.nextInt(4) == 0 ? 0 : 3 + rng.nextInt(60);
         this.blocked = new boolean[n][n];
         this.nodes = new SimNode[n];
         for (int i = 0; i < n; i++) {
@@ -181,7 +191,7 @@ public final class Simulation {
             violation = "CoreInvariant: " + v.getMessage();
         }
         return new SimResult(seed, digest.value(), n, events, checker.leaderTerms(), checker.maxCommitted(), opsOk,
-                opsInfo, crashes, partitions, violation, violation == null ? -1 : events,
+                opsInfo, crashes, partitions, snapshotsTaken, snapshotsInstalled, violation, violation == null ? -1 : events,
                 trace == null ? List.of() : List.copyOf(trace));
     }
 
@@ -380,7 +390,9 @@ public final class Simulation {
         RaftNode raft; // null while crashed
         long incarnation;
         boolean persistScheduled;
-        Map<String, Long> kv = new HashMap<>();
+        TreeMap<String, Long> kv = new TreeMap<>();
+        /** The snapshot being received from the leader (the partial file on disk). */
+        ByteArrayOutputStream receiving = new ByteArrayOutputStream();
         /** Writes waiting to apply, by log index. */
         final Map<Long, List<long[]>> pendingWrites = new HashMap<>(); // {client, op, term}
         /** Reads by context: {client, op, keyIndex}. */
@@ -400,7 +412,8 @@ public final class Simulation {
 
         void start() {
             incarnation++;
-            kv = new HashMap<>();
+            kv = decodeState(storage.snapshotData());
+            receiving = new ByteArrayOutputStream();
             pendingWrites.clear();
             pendingReads.clear();
             readsAwaitingApply.clear();
@@ -425,6 +438,19 @@ public final class Simulation {
         void processReadys() {
             while (raft.hasReady()) {
                 Ready rd = raft.ready();
+                // 0. Snapshot data from the leader; an installed snapshot replaces log prefix and state.
+                for (SnapshotChunk c : rd.snapshotChunks()) {
+                    if (c.offset() == 0) receiving.reset();
+                    if (c.offset() != receiving.size()) {
+                        throw new SafetyViolation("SnapshotTransfer", "node " + id + " got chunk at " + c.offset()
+                                + " after " + receiving.size() + " bytes");
+                    }
+                    receiving.writeBytes(c.data());
+                    SnapshotMeta install = rd.snapshotToInstall();
+                    if (install != null && c.meta().equals(install) && c.offset() + c.data().length == install.sizeBytes()) {
+                        installSnapshot(install); // before a later chunk of a newer snapshot starts over
+                    }
+                }
                 // 1. Persist: the hard state and entries become durable.
                 checker.onPersist(raft, rd.entries());
                 if (rd.hardState() != null) storage.setHardState(rd.hardState());
@@ -448,7 +474,42 @@ public final class Simulation {
                 }
                 raft.advance(rd);
                 serveReads();
+                maybeSnapshot();
             }
+        }
+
+        void installSnapshot(SnapshotMeta meta) {
+            byte[] data = receiving.toByteArray();
+            receiving.reset();
+            CRC32C crc = new CRC32C();
+            crc.update(data);
+            if (data.length != meta.sizeBytes() || (int) crc.getValue() != meta.crc32c()) {
+                throw new SafetyViolation("SnapshotTransfer", "node " + id + " was told to install " + meta
+                        + " but received " + data.length + " bytes with crc " + Integer.toHexString((int) crc.getValue()));
+            }
+            checker.onRestore(raft, meta);
+            TreeMap<String, Long> restored = decodeState(data);
+            TreeMap<String, Long> expected = referenceState(meta.index());
+            if (!restored.equals(expected)) {
+                throw new SafetyViolation("SnapshotSafety", "node " + id + " installed " + meta + " holding " + restored
+                        + " but the committed log up to " + meta.index() + " gives " + expected);
+            }
+            storage.installSnapshot(meta, data);
+            kv = restored;
+            snapshotsInstalled++;
+        }
+
+        /** Log compaction (thesis §5.1): snapshot the state machine at the applied index, drop the log prefix. */
+        void maybeSnapshot() {
+            long applied = raft.lastApplied();
+            if (snapshotEvery == 0 || applied - storage.snapshot().index() < snapshotEvery) return;
+            byte[] data = encodeState(kv);
+            CRC32C crc = new CRC32C();
+            crc.update(data);
+            SnapshotMeta meta = new SnapshotMeta(applied, raft.term(applied), baseConfig.voters(), data.length,
+                    (int) crc.getValue());
+            storage.compact(meta, data);
+            snapshotsTaken++;
         }
 
         /**
@@ -466,10 +527,7 @@ public final class Simulation {
 
         void apply(Entry e) {
             checker.onApply(raft, e);
-            if (e.type() == EntryType.NORMAL) {
-                String[] parts = new String(e.data(), StandardCharsets.UTF_8).split(" ");
-                kv.put(parts[1], Long.parseLong(parts[2]));
-            }
+            applyTo(kv, e);
             List<long[]> waiting = pendingWrites.remove(e.index());
             if (waiting != null) {
                 for (long[] w : waiting) {
@@ -496,6 +554,43 @@ public final class Simulation {
         }
     }
 
+    private int snapshotsTaken;
+    private int snapshotsInstalled;
+
+    private static byte[] encodeState(TreeMap<String, Long> kv) {
+        StringBuilder sb = new StringBuilder();
+        kv.forEach((k, v) -> sb.append(k).append('=').append(v).append('\n'));
+        return sb.toString().getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static TreeMap<String, Long> decodeState(byte[] data) {
+        TreeMap<String, Long> kv = new TreeMap<>();
+        for (String line : new String(data, StandardCharsets.UTF_8).split("\n")) {
+            if (line.isEmpty()) continue;
+            int eq = line.indexOf('=');
+            kv.put(line.substring(0, eq), Long.parseLong(line.substring(eq + 1)));
+        }
+        return kv;
+    }
+
+    /** The register state after applying the committed log up to index: what a snapshot at index must hold. */
+    private TreeMap<String, Long> referenceState(long index) {
+        TreeMap<String, Long> kv = new TreeMap<>();
+        for (long i = 1; i <= index; i++) {
+            Entry e = checker.committedEntry(i);
+            if (e == null) throw new SafetyViolation("SnapshotSafety", "snapshot at " + index + " beyond committed " + (i - 1));
+            applyTo(kv, e);
+        }
+        return kv;
+    }
+
+    private static void applyTo(Map<String, Long> kv, Entry e) {
+        if (e.type() == EntryType.NORMAL) {
+            String[] parts = new String(e.data(), StandardCharsets.UTF_8).split(" ");
+            kv.put(parts[1], Long.parseLong(parts[2]));
+        }
+    }
+
     private static RaftConfig rebuild(RaftConfig base, int id) {
         return RaftConfig.builder(id, IntStream.of(base.voters()).boxed().toList())
                 .electionTimeoutTicks(base.electionTimeoutTicks())
@@ -505,6 +600,8 @@ public final class Simulation {
                 .maxInflightAppends(base.maxInflightAppends())
                 .maxUncommittedBytes(base.maxUncommittedBytes())
                 .maxApplyBytesPerReady(base.maxApplyBytesPerReady())
+                .snapshotChunkBytes(base.snapshotChunkBytes())
+                .maxInflightSnapshotChunks(base.maxInflightSnapshotChunks())
                 .preVote(base.preVote())
                 .checkQuorum(base.checkQuorum())
                 .leaseReads(base.leaseReads())
