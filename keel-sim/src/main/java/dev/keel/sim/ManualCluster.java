@@ -317,8 +317,8 @@ public final class ManualCluster {
             var hs = nd.storage.hardState();
             sb.append("DOWN term=").append(hs.currentTerm()).append(" vote=").append(hs.votedFor())
                     .append(" commit=").append(hs.commitIndex()).append(" log=[");
-            for (long i = 1; i <= nd.storage.lastIndex(); i++) {
-                if (i > 1) sb.append(' ');
+            for (long i = nd.storage.firstIndex(); i <= nd.storage.lastIndex(); i++) {
+                if (i > nd.storage.firstIndex()) sb.append(' ');
                 sb.append(nd.storage.entry(i));
             }
             return sb.append(']').toString();
@@ -401,6 +401,10 @@ public final class ManualCluster {
         RaftNode r = nd.raft;
         while (r.hasReady()) {
             Ready rd = r.ready();
+            // Nothing here compacts a log, so no leader ever needs to send a snapshot.
+            if (!rd.snapshotChunks().isEmpty() || rd.snapshotToInstall() != null) {
+                throw new IllegalStateException("n" + nd.id + " received a snapshot; ManualCluster does not support them");
+            }
             // 1. Persist; the checker sees the entries first (Log Matching needs the term before them).
             checker.onPersist(r, rd.entries());
             if (rd.hardState() != null) nd.storage.setHardState(rd.hardState());
