@@ -31,14 +31,15 @@ final class RaftLog {
         this.snapshotIndex = snap.index();
         this.snapshotTerm = snap.term();
         this.unstableOffset = storage.lastIndex() + 1;
-        // A snapshot holds only committed entries (thesis §5.1), so it is committed.
-        this.commitIndex = Math.max(commitIndex, snapshotIndex);
+        // A snapshot holds only committed entries (thesis §5.1), so it is committed. A persisted
+        // commitIndex beyond the persisted log (a driver that stored it lazily, or a log tail cut
+        // off as torn) is clamped: commitIndex is volatile in Figure 2, so knowing less is safe.
+        this.commitIndex = Math.max(Math.min(commitIndex, lastIndex()), snapshotIndex);
         this.lastApplied = lastApplied;
         if (lastApplied < snapshotIndex) {
             throw new IllegalArgumentException("lastApplied " + lastApplied + " is below the snapshot index "
                     + snapshotIndex + ": restore the state machine from the snapshot first");
         }
-        if (!(commitIndex <= lastIndex())) throw new InvariantViolation("persisted commitIndex " + commitIndex + " > persisted lastIndex " + lastIndex());
         if (!(lastApplied <= commitIndex)) throw new InvariantViolation("lastApplied " + lastApplied + " > commitIndex " + commitIndex);
     }
 

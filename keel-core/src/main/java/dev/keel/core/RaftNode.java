@@ -63,7 +63,6 @@ public final class RaftNode {
     private long uncommittedBytes;
     /** Sizes of this leader's proposals not yet committed, for uncommittedBytes without rereading the log. */
     private final SizeQueue proposalSizes = new SizeQueue();
-    private boolean commitDirty;
     private long readSeq;
     /** The tick each recent heartbeat round was sent, indexed by readSeq mod its length (for leases). */
     private final long[] roundSentTick = new long[1024];
@@ -704,17 +703,18 @@ public final class RaftNode {
                 sendEntries(pr);
                 sent = true;
             }
-            if (!sent && commitDirty && pr.state == Progress.State.REPLICATE && pr.sentCommit < log.commitIndex) {
-                sendHeartbeat(pr); // tell the follower what committed, so it can apply and serve reads
+            if (!sent && pr.state == Progress.State.REPLICATE && pr.sentCommit < log.commitIndex) {
+                // Tell the follower what committed, so it can apply and serve reads without waiting
+                // for the next heartbeat (also after it moved from probing to streaming).
+                sendHeartbeat(pr);
             }
         }
-        commitDirty = false;
     }
 
     private boolean wouldSendAppends() {
         for (Progress pr : progress) {
             if (maySendEntries(pr)) return true;
-            if (commitDirty && pr.state == Progress.State.REPLICATE && pr.sentCommit < log.commitIndex) return true;
+            if (pr.state == Progress.State.REPLICATE && pr.sentCommit < log.commitIndex) return true;
         }
         return false;
     }
@@ -817,7 +817,6 @@ public final class RaftNode {
         if (n <= log.commitIndex) return;
         if (log.term(n) != currentTerm && mutation != TestMutation.COMMIT_OLD_TERM_BY_COUNTING) return;
         log.commitTo(n);
-        commitDirty = true;
         uncommittedBytes -= proposalSizes.removeTo(n);
         if (!readsAwaitingTermCommit.isEmpty() && committedInCurrentTerm()) {
             PendingRead[] waiting = readsAwaitingTermCommit.toArray(new PendingRead[0]);

@@ -11,7 +11,10 @@ import java.util.List;
  *       (if not null), commit that snapshot (the core verified its size and checksum), install it in
  *       storage (it replaces the log up to its index) and restore the state machine from it;</li>
  *   <li>persist {@link #hardState()} (if not null) and {@link #entries()} (which replace any persisted
- *       entries at or after the first one's index), and make them durable;</li>
+ *       entries at or after the first one's index), and make them durable, in this order: the term
+ *       and vote no later than the entries (entries of a new term on disk under an older persisted
+ *       term would let a restarted node vote twice in that term), and the commit index no earlier
+ *       than the entries (it speaks of this Ready's entries, not of stale ones they replace);</li>
  *   <li>only then send {@link #messages()}: they may promise votes and log contents (Figure 2:
  *       "respond to RPCs only after updating stable storage");</li>
  *   <li>apply {@link #committedEntries()} in order;</li>

@@ -2,6 +2,7 @@ package dev.keel.sim;
 
 import dev.keel.core.Entry;
 import dev.keel.core.EntryType;
+import dev.keel.core.HardState;
 import dev.keel.core.InvariantViolation;
 import dev.keel.core.MemoryStorage;
 import dev.keel.core.Message;
@@ -451,10 +452,17 @@ public final class Simulation {
                         installSnapshot(install); // before a later chunk of a newer snapshot starts over
                     }
                 }
-                // 1. Persist: the hard state and entries become durable.
+                // 1. Persist in the order keel-storage syncs in: term and vote first (entries of a new
+                // term must never be on disk under an older term), then the entries, then the commit
+                // index (it speaks of this Ready's entries, not of the stale ones they replace).
                 checker.onPersist(raft, rd.entries());
-                if (rd.hardState() != null) storage.setHardState(rd.hardState());
+                HardState hs = rd.hardState();
+                if (hs != null) {
+                    storage.setHardState(new HardState(hs.currentTerm(), hs.votedFor(), storage.hardState().commitIndex()));
+                }
+                if (!rd.entries().isEmpty() && maybeTornWrite(rd.entries())) return;
                 storage.append(rd.entries());
+                if (hs != null) storage.setHardState(hs);
                 if (rd.mustPersist() && maybeCrashAt("after persist, before send")) return;
                 // 2. Only then send.
                 for (Message m : rd.messages()) {
@@ -520,6 +528,21 @@ public final class Simulation {
             if (!faultPhase || crashAfterPersistRate == 0 || rng.nextDouble() >= crashAfterPersistRate) return false;
             crashes++;
             traceNote("crash n" + id + " " + where);
+            crash();
+            schedule(1 + rng.nextInt(3 * TICK_UNITS), Kind.RESTART, id, null);
+            return true;
+        }
+
+        /**
+         * Power loss in the middle of a write: the term and vote and a prefix of the entries reached
+         * the disk, the rest did not. Nothing of this Ready was acknowledged, so nothing may be missed.
+         */
+        boolean maybeTornWrite(List<Entry> entries) {
+            if (!faultPhase || crashAfterPersistRate == 0 || rng.nextDouble() >= crashAfterPersistRate / 2) return false;
+            int kept = rng.nextInt(entries.size());
+            storage.append(entries.subList(0, kept));
+            crashes++;
+            traceNote("crash n" + id + " torn write: " + kept + " of " + entries.size() + " entries persisted");
             crash();
             schedule(1 + rng.nextInt(3 * TICK_UNITS), Kind.RESTART, id, null);
             return true;
