@@ -1,0 +1,50 @@
+package dev.keel.server;
+
+import dev.keel.core.Entry;
+import dev.keel.core.HardState;
+import dev.keel.core.RaftStorage;
+import dev.keel.core.SnapshotMeta;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.util.List;
+
+/**
+ * What the server needs from storage: the core's read view plus writes, sync and snapshots.
+ * Writes are called from the event loop only; snapshot writing may run on another thread.
+ */
+interface LogStore extends RaftStorage, AutoCloseable {
+    void append(List<Entry> entries);
+
+    void setHardState(HardState hs);
+
+    /** Makes everything written so far durable (one fsync for the batch). */
+    void sync();
+
+    void compact(SnapshotMeta meta);
+
+    void installSnapshot(SnapshotMeta meta);
+
+    /** Starts a snapshot of this node's state machine at (index, term). */
+    SnapshotSink beginSnapshot(long index, long term, int[] voters) throws IOException;
+
+    /** Starts receiving the snapshot {@code expected} from the leader. */
+    SnapshotSink beginReceive(SnapshotMeta expected);
+
+    InputStream openSnapshot(SnapshotMeta meta) throws IOException;
+
+    @Override
+    void close();
+
+    /** A snapshot being written. */
+    interface SnapshotSink {
+        OutputStream stream();
+
+        void write(long offset, byte[] chunk);
+
+        /** Makes it durable and the newest snapshot; verifies size and checksum when receiving. */
+        SnapshotMeta commit();
+
+        void abort();
+    }
+}

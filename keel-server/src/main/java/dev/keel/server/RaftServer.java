@@ -1,0 +1,552 @@
+package dev.keel.server;
+
+import dev.keel.core.Entry;
+import dev.keel.core.EntryType;
+import dev.keel.core.HardState;
+import dev.keel.core.Message;
+import dev.keel.core.ProposeResult;
+import dev.keel.core.RaftConfig;
+import dev.keel.core.RaftNode;
+import dev.keel.core.ReadState;
+import dev.keel.core.Ready;
+import dev.keel.core.Role;
+import dev.keel.core.SnapshotChunk;
+import dev.keel.core.SnapshotMeta;
+import dev.keel.core.Status;
+import dev.keel.transport.PeerTransport;
+import dev.keel.transport.TransportConfig;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.PriorityQueue;
+import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.IntConsumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One running Keel node: drives a {@link RaftNode} with durable storage, TCP transport, timers and
+ * the user's {@link StateMachine}.
+ *
+ * <p>Threads: one event-loop thread owns the core and the log: it turns timers into ticks, steps
+ * messages and requests, and carries out each {@link Ready} (persist with one sync per Ready, so
+ * every proposal gathered since the last turn shares one fsync; then send; then hand committed
+ * entries to the apply thread). A leader sends its AppendEntries before its own sync (thesis
+ * §10.2.1), since its own disk counts only once durable. One apply thread runs the state machine
+ * and completes futures; a background thread writes snapshots.
+ *
+ * <p>All public methods are thread-safe. Futures complete on the apply thread or the event loop:
+ * do not block in their callbacks.
+ */
+public final class RaftServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(RaftServer.class);
+
+    private final ServerConfig config;
+    private final StateMachine stateMachine;
+    private final LogStore store;
+    private final PeerTransport transport;
+    private final RaftNode node;
+    private final int[] voters;
+
+    private final LinkedBlockingQueue<Object> inbox;
+    private final LinkedBlockingQueue<Object> applyQueue = new LinkedBlockingQueue<>();
+    private final Thread loopThread;
+    private final Thread applyThread;
+    private final ExecutorService snapshotWriter;
+    private final AtomicBoolean running = new AtomicBoolean(true);
+    private final CompletableFuture<Void> stopped = new CompletableFuture<>();
+
+    // Event-loop state.
+    private final Map<Long, CompletableFuture<Long>> readsByContext = new HashMap<>();
+    private long nextReadContext = 1;
+    private HardState persisted;
+    private int lastLeader = RaftNode.NONE;
+    private SnapshotSinkHolder receiving;
+
+    // Shared between the loop (insert) and the apply thread (complete).
+    private final ConcurrentHashMap<Long, Pending> proposals = new ConcurrentHashMap<>();
+    private final List<IntConsumer> leaderListeners = new CopyOnWriteArrayList<>();
+    private volatile ServerStatus status;
+
+    // Apply-thread state.
+    private long appliedIndex;
+    private long appliedTerm;
+    private long lastSnapshotIndex;
+    private final AtomicBoolean snapshotInProgress = new AtomicBoolean();
+    private final PriorityQueue<ReadWaiter> readWaiters = new PriorityQueue<>((a, b) -> Long.compare(a.index, b.index));
+
+    private record Pending(long term, CompletableFuture<byte[]> future, long deadlineNanos) {}
+
+    private record Proposal(byte[] command, CompletableFuture<byte[]> future) {}
+
+    private record ReadRequest(CompletableFuture<Long> future) {}
+
+    private record ReadWaiter(long index, CompletableFuture<Long> future) {}
+
+    private record ApplyBatch(List<Entry> entries) {}
+
+    private record Restore(SnapshotMeta meta) {}
+
+    private record Task(Runnable run) {}
+
+    private static final class SnapshotSinkHolder {
+        final SnapshotMeta meta;
+        final LogStore.SnapshotSink sink;
+
+        SnapshotSinkHolder(SnapshotMeta meta, LogStore.SnapshotSink sink) {
+            this.meta = meta;
+            this.sink = sink;
+        }
+    }
+
+    private RaftServer(ServerConfig config, StateMachine stateMachine, LogStore store) throws IOException {
+        this.config = config;
+        this.stateMachine = stateMachine;
+        this.store = store;
+        this.voters = config.members().keySet().stream().mapToInt(Integer::intValue).sorted().toArray();
+        this.inbox = new LinkedBlockingQueue<>(config.maxPendingRequests());
+
+        // Restore the state machine from the newest snapshot before the core starts (thesis §5.1).
+        SnapshotMeta snap = store.snapshot();
+        if (!snap.isNone()) {
+            try (InputStream in = store.openSnapshot(snap)) {
+                stateMachine.restore(in);
+            }
+            log.info("node={} restored snapshot index={} term={}", config.nodeId(), snap.index(), snap.term());
+        }
+        appliedIndex = snap.index();
+        appliedTerm = snap.term();
+        lastSnapshotIndex = snap.index();
+        persisted = store.hardState();
+
+        RaftConfig raftConfig = RaftConfig.builder(config.nodeId(), config.members().keySet().stream().sorted().toList())
+                .electionTimeoutTicks(config.electionTimeoutTicks())
+                .heartbeatIntervalTicks(config.heartbeatIntervalTicks())
+                .maxUncommittedBytes(config.maxUncommittedBytes())
+                .preVote(config.preVote())
+                .checkQuorum(config.checkQuorum())
+                .leaseReads(config.leaseReads())
+                .build();
+        this.node = new RaftNode(raftConfig, store, new SplittableRandom(System.nanoTime() ^ config.nodeId()),
+                snap.index());
+        publishStatus();
+
+        TransportConfig tc = TransportConfig.builder(config.nodeId(), config.clusterId(), config.address(),
+                peersOf(config)).build();
+        this.transport = new PeerTransport(tc, m -> {
+            // Raft tolerates loss: when the loop is this far behind, dropping is better than blocking IO.
+            if (!inbox.offer(m)) log.debug("node={} inbox full, dropped {}", config.nodeId(), m.getClass().getSimpleName());
+        });
+        this.snapshotWriter = Executors.newSingleThreadExecutor(r -> daemon(r, "keel-snapshot-" + config.nodeId()));
+        this.loopThread = daemon(this::runLoop, "keel-raft-" + config.nodeId());
+        this.applyThread = daemon(this::runApply, "keel-apply-" + config.nodeId());
+    }
+
+    private static Map<Integer, java.net.InetSocketAddress> peersOf(ServerConfig c) {
+        Map<Integer, java.net.InetSocketAddress> peers = new HashMap<>(c.members());
+        peers.remove(c.nodeId());
+        return peers;
+    }
+
+    private static Thread daemon(Runnable r, String name) {
+        Thread t = new Thread(r, name);
+        t.setDaemon(true);
+        return t;
+    }
+
+    /**
+     * Opens (or creates) the node's data directory, restores the state machine from the newest
+     * snapshot, and starts the node.
+     */
+    public static RaftServer start(ServerConfig config, StateMachine stateMachine) throws IOException {
+        LogStore store = DurableLogStore.open(config);
+        RaftServer s;
+        try {
+            s = new RaftServer(config, stateMachine, store);
+        } catch (IOException | RuntimeException e) {
+            store.close();
+            throw e;
+        }
+        s.transport.start();
+        s.applyThread.start();
+        s.loopThread.start();
+        log.info("node={} started: members={} data={} peer={}", config.nodeId(), config.members().keySet(),
+                config.dataDir(), config.address());
+        return s;
+    }
+
+    // ---------------------------------------------------------------- public API
+
+    /**
+     * Replicates a command and completes with the state machine's result once it is committed and
+     * applied on this node. Fails with {@link KeelException.NotLeader} (with a hint) on a follower,
+     * {@link KeelException.Rejected} under back-pressure, {@link KeelException.NotCommitted} if a new
+     * leader overwrote it, {@link KeelException.Timeout} if the outcome is unknown in time, and
+     * {@link KeelException.ShuttingDown} when stopping.
+     */
+    public CompletableFuture<byte[]> submit(byte[] command) {
+        CompletableFuture<byte[]> f = new CompletableFuture<>();
+        if (!running.get()) {
+            f.completeExceptionally(new KeelException.ShuttingDown());
+        } else if (!inbox.offer(new Proposal(command, f))) {
+            f.completeExceptionally(new KeelException.Rejected("too many pending requests (" + config.maxPendingRequests() + ")"));
+        }
+        return f;
+    }
+
+    /**
+     * Completes, with the read index, once this node's state machine reflects every write that
+     * completed before the call (ReadIndex, thesis §6.4): read the state machine then. Works on
+     * followers too (they ask the leader for the index).
+     */
+    public CompletableFuture<Long> linearizableRead() {
+        CompletableFuture<Long> f = new CompletableFuture<>();
+        if (!running.get()) {
+            f.completeExceptionally(new KeelException.ShuttingDown());
+        } else if (!inbox.offer(new ReadRequest(f))) {
+            f.completeExceptionally(new KeelException.Rejected("too many pending requests"));
+        } else {
+            f.orTimeout(config.proposalTimeoutMillis(), TimeUnit.MILLISECONDS);
+        }
+        return withTimeout(f);
+    }
+
+    private <T> CompletableFuture<T> withTimeout(CompletableFuture<T> f) {
+        CompletableFuture<T> out = new CompletableFuture<>();
+        f.whenComplete((v, e) -> {
+            if (e == null) out.complete(v);
+            else if (e instanceof java.util.concurrent.TimeoutException) {
+                out.completeExceptionally(new KeelException.Timeout("read not confirmed in " + config.proposalTimeoutMillis() + " ms"));
+            } else out.completeExceptionally(e);
+        });
+        return out;
+    }
+
+    /** The node's state as of its last event-loop turn. */
+    public ServerStatus status() {
+        return status;
+    }
+
+    /** Called (on the event loop; be quick) with the new leader id, or 0, whenever it changes. */
+    public void addLeaderListener(IntConsumer listener) {
+        leaderListeners.add(listener);
+    }
+
+    public ServerConfig config() {
+        return config;
+    }
+
+    /** Transport counters, for metrics. */
+    public PeerTransport transport() {
+        return transport;
+    }
+
+    /**
+     * Stops gracefully: no new requests, in-flight ones fail with {@link KeelException.ShuttingDown}
+     * unless already done, threads end, files are closed.
+     */
+    @Override
+    public void close() {
+        if (!running.compareAndSet(true, false)) {
+            stopped.join();
+            return;
+        }
+        loopThread.interrupt();
+        try {
+            loopThread.join(10_000);
+            applyQueue.add(new Task(() -> { }));
+            applyThread.interrupt();
+            applyThread.join(10_000);
+            snapshotWriter.shutdown();
+            snapshotWriter.awaitTermination(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        transport.close();
+        failAll(new KeelException.ShuttingDown());
+        store.close();
+        log.info("node={} stopped", config.nodeId());
+        stopped.complete(null);
+    }
+
+    private void failAll(KeelException e) {
+        for (Pending p : proposals.values()) p.future().completeExceptionally(e);
+        proposals.clear();
+        for (CompletableFuture<Long> f : readsByContext.values()) f.completeExceptionally(e);
+        readsByContext.clear();
+        Object o;
+        while ((o = inbox.poll()) != null) {
+            if (o instanceof Proposal p) p.future().completeExceptionally(e);
+            if (o instanceof ReadRequest r) r.future().completeExceptionally(e);
+        }
+        synchronized (readWaiters) {
+            for (ReadWaiter w : readWaiters) w.future().completeExceptionally(e);
+            readWaiters.clear();
+        }
+    }
+
+    // ---------------------------------------------------------------- event loop
+
+    private void runLoop() {
+        long tickNanos = TimeUnit.MILLISECONDS.toNanos(config.tickMillis());
+        long nextTick = System.nanoTime() + tickNanos;
+        long nextSweep = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(100);
+        List<Object> batch = new ArrayList<>(1024);
+        try {
+            while (running.get()) {
+                long now = System.nanoTime();
+                Object first = now < nextTick ? inbox.poll(nextTick - now, TimeUnit.NANOSECONDS) : inbox.poll();
+                if (first != null) {
+                    batch.add(first);
+                    inbox.drainTo(batch, 4095);
+                    for (Object o : batch) handle(o);
+                    batch.clear();
+                }
+                now = System.nanoTime();
+                int ticks = 0;
+                while (now - nextTick >= 0 && ticks < 10) { // catch up after a pause, but not forever
+                    node.tick();
+                    nextTick += tickNanos;
+                    ticks++;
+                }
+                if (now - nextTick >= 0) nextTick = now + tickNanos;
+                while (node.hasReady()) processReady();
+                if (now - nextSweep >= 0) {
+                    sweepTimeouts(now);
+                    nextSweep = now + TimeUnit.MILLISECONDS.toNanos(100);
+                }
+                publishStatus();
+            }
+        } catch (InterruptedException e) {
+            // close() asked us to stop.
+        } catch (RuntimeException | Error e) {
+            // A storage failure (disk full, EIO) or a bug: stop rather than run on with unknown
+            // durability; nothing already acknowledged is touched.
+            log.error("node={} event loop stopped: {}", config.nodeId(), e.toString(), e);
+            running.set(false);
+            failAll(new KeelException.ShuttingDown());
+        }
+    }
+
+    private void handle(Object o) {
+        switch (o) {
+            case Message m -> node.step(m);
+            case Proposal p -> propose(p);
+            case ReadRequest r -> read(r);
+            case Task t -> t.run().run();
+            default -> throw new IllegalStateException("unexpected input " + o);
+        }
+    }
+
+    private void propose(Proposal p) {
+        ProposeResult r = node.propose(p.command());
+        switch (r) {
+            case ProposeResult.Accepted a -> proposals.put(a.index(), new Pending(a.term(), p.future(),
+                    System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(config.proposalTimeoutMillis())));
+            case ProposeResult.NotLeader nl -> p.future().completeExceptionally(new KeelException.NotLeader(nl.leaderHint()));
+            case ProposeResult.Rejected rj -> p.future().completeExceptionally(new KeelException.Rejected(rj.detail()));
+        }
+    }
+
+    private void read(ReadRequest r) {
+        long ctx = nextReadContext++;
+        if (node.readIndex(ctx)) {
+            readsByContext.put(ctx, r.future());
+        } else {
+            r.future().completeExceptionally(new KeelException.NotLeader(node.leaderId()));
+        }
+    }
+
+    private void sweepTimeouts(long now) {
+        for (Iterator<Map.Entry<Long, Pending>> it = proposals.entrySet().iterator(); it.hasNext(); ) {
+            Map.Entry<Long, Pending> e = it.next();
+            if (now - e.getValue().deadlineNanos() >= 0) {
+                it.remove();
+                e.getValue().future().completeExceptionally(new KeelException.Timeout("entry " + e.getKey()
+                        + " not applied within " + config.proposalTimeoutMillis() + " ms; it may still commit"));
+            }
+        }
+        readsByContext.values().removeIf(CompletableFuture::isDone);
+    }
+
+    private void processReady() {
+        Ready rd = node.ready();
+        HardState hs = rd.hardState();
+        // Thesis §10.2.1: a leader may send its AppendEntries before its own log write is durable,
+        // unless this Ready also changes its term or vote (those must be durable before anyone hears
+        // of the term, or a restart could vote twice in it).
+        boolean sendFirst = rd.role() == Role.LEADER
+                && (hs == null || (hs.currentTerm() == persisted.currentTerm() && hs.votedFor() == persisted.votedFor()));
+        if (sendFirst) sendAll(rd.messages());
+        for (SnapshotChunk c : rd.snapshotChunks()) receiveChunk(c, rd.snapshotToInstall());
+        if (rd.mustPersist()) {
+            if (hs != null) store.setHardState(hs);
+            store.append(rd.entries());
+            store.sync();
+            if (hs != null) persisted = hs;
+        }
+        if (!sendFirst) sendAll(rd.messages());
+        if (!rd.committedEntries().isEmpty()) applyQueue.add(new ApplyBatch(rd.committedEntries()));
+        for (ReadState rs : rd.readStates()) {
+            CompletableFuture<Long> f = readsByContext.remove(rs.context());
+            if (f != null) applyQueue.add(new ReadWaiter(rs.readIndex(), f));
+        }
+        for (long ctx : rd.abortedReads()) {
+            CompletableFuture<Long> f = readsByContext.remove(ctx);
+            if (f != null) f.completeExceptionally(new KeelException.NotLeader(node.leaderId()));
+        }
+        node.advance(rd);
+        if (rd.leaderId() != lastLeader) {
+            lastLeader = rd.leaderId();
+            if (lastLeader == config.nodeId()) {
+                log.info("node={} term={} became leader", config.nodeId(), rd.currentTerm());
+            } else {
+                log.info("node={} term={} leader={}", config.nodeId(), rd.currentTerm(), lastLeader);
+            }
+            for (IntConsumer l : leaderListeners) l.accept(lastLeader);
+        }
+    }
+
+    private void sendAll(List<Message> messages) {
+        for (Message m : messages) transport.send(m);
+    }
+
+    private void receiveChunk(SnapshotChunk c, SnapshotMeta install) {
+        if (c.offset() == 0) {
+            if (receiving != null) receiving.sink.abort();
+            receiving = new SnapshotSinkHolder(c.meta(), store.beginReceive(c.meta()));
+        }
+        if (receiving == null || !receiving.meta.equals(c.meta())) {
+            throw new IllegalStateException("snapshot chunk at " + c.offset() + " without a transfer in progress");
+        }
+        receiving.sink.write(c.offset(), c.data());
+        if (install != null && install.equals(c.meta()) && c.offset() + c.data().length == install.sizeBytes()) {
+            receiving.sink.commit();
+            receiving = null;
+            store.installSnapshot(install);
+            applyQueue.add(new Restore(install));
+            log.info("node={} installed snapshot index={} term={} from leader", config.nodeId(), install.index(), install.term());
+        }
+    }
+
+    private void publishStatus() {
+        Status s = node.status();
+        status = new ServerStatus(s.id(), s.role(), s.currentTerm(), s.leaderId(), s.commitIndex(), appliedIndex,
+                s.lastIndex(), store.snapshot().index(), config.members().keySet().stream().sorted().toList());
+    }
+
+    // ---------------------------------------------------------------- apply thread
+
+    private void runApply() {
+        try {
+            while (running.get() || !applyQueue.isEmpty()) {
+                Object o = applyQueue.take();
+                switch (o) {
+                    case ApplyBatch b -> applyBatch(b.entries());
+                    case Restore r -> restore(r.meta());
+                    case ReadWaiter w -> {
+                        synchronized (readWaiters) {
+                            readWaiters.add(w);
+                        }
+                    }
+                    case Task t -> t.run().run();
+                    default -> throw new IllegalStateException("unexpected apply task " + o);
+                }
+                releaseReads();
+            }
+        } catch (InterruptedException e) {
+            // stopping
+        } catch (RuntimeException | Error e) {
+            log.error("node={} apply thread stopped: {}", config.nodeId(), e.toString(), e);
+            running.set(false);
+        }
+    }
+
+    private void applyBatch(List<Entry> entries) {
+        for (Entry e : entries) {
+            if (e.index() <= appliedIndex) continue; // covered by a restored snapshot
+            byte[] result = e.type() == EntryType.NORMAL ? stateMachine.apply(e.index(), e.data()) : null;
+            appliedIndex = e.index();
+            appliedTerm = e.term();
+            Pending p = proposals.remove(e.index());
+            if (p != null) {
+                // Our entry committed if and only if the entry applied at its index has its term.
+                if (p.term() == e.term()) p.future().complete(result);
+                else p.future().completeExceptionally(new KeelException.NotCommitted("entry " + e.index()
+                        + " of term " + p.term() + " was replaced by term " + e.term()));
+            }
+        }
+        maybeSnapshot();
+    }
+
+    private void restore(SnapshotMeta meta) {
+        try (InputStream in = store.openSnapshot(meta)) {
+            stateMachine.restore(in);
+        } catch (IOException e) {
+            throw new UncheckedIOException("restoring " + meta, e);
+        }
+        appliedIndex = meta.index();
+        appliedTerm = meta.term();
+        lastSnapshotIndex = meta.index();
+        // Proposals at or below the snapshot's index are settled by it: we cannot tell whether ours
+        // is among them, so their outcome is unknown.
+        proposals.entrySet().removeIf(en -> {
+            if (en.getKey() > meta.index()) return false;
+            en.getValue().future().completeExceptionally(new KeelException.Timeout("entry " + en.getKey()
+                    + " was covered by a snapshot from the leader; outcome unknown"));
+            return true;
+        });
+    }
+
+    private void releaseReads() {
+        synchronized (readWaiters) {
+            while (!readWaiters.isEmpty() && readWaiters.peek().index() <= appliedIndex) {
+                readWaiters.poll().future().complete(appliedIndex);
+            }
+        }
+    }
+
+    /** Log compaction (thesis §5.1): snapshot the state machine in the background, then drop the log prefix. */
+    private void maybeSnapshot() {
+        if (config.snapshotEveryEntries() == 0 || appliedIndex - lastSnapshotIndex < config.snapshotEveryEntries()) return;
+        if (!snapshotInProgress.compareAndSet(false, true)) return;
+        long index = appliedIndex;
+        long term = appliedTerm;
+        StateMachine.SnapshotWriter writer = stateMachine.snapshot();
+        lastSnapshotIndex = index;
+        snapshotWriter.execute(() -> {
+            try {
+                LogStore.SnapshotSink sink = store.beginSnapshot(index, term, voters);
+                try {
+                    writer.writeTo(sink.stream());
+                    SnapshotMeta meta = sink.commit();
+                    inbox.put(new Task(() -> {
+                        store.compact(meta);
+                        log.info("node={} snapshot index={} term={} bytes={}; log compacted", config.nodeId(),
+                                meta.index(), meta.term(), meta.sizeBytes());
+                    }));
+                } catch (IOException | RuntimeException e) {
+                    sink.abort();
+                    throw e;
+                }
+            } catch (Exception e) {
+                log.warn("node={} snapshot at {} failed: {}", config.nodeId(), index, e.toString());
+            } finally {
+                snapshotInProgress.set(false);
+            }
+        });
+    }
+}
