@@ -144,8 +144,8 @@ public final class RaftServer implements AutoCloseable {
                 snap.index());
         publishStatus();
 
-        TransportConfig tc = TransportConfig.builder(config.nodeId(), config.clusterId(), config.address(),
-                peersOf(config)).build();
+        TransportConfig tc = TransportConfig.builder(config.nodeId(), config.clusterId(), config.address())
+                .peers(peersOf(config)).build();
         this.transport = new PeerTransport(tc, m -> {
             // Raft tolerates loss: when the loop is this far behind, dropping is better than blocking IO.
             if (!inbox.offer(m)) log.debug("node={} inbox full, dropped {}", config.nodeId(), m.getClass().getSimpleName());

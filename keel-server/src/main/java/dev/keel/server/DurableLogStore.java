@@ -1,0 +1,150 @@
+package dev.keel.server;
+
+import dev.keel.core.Entry;
+import dev.keel.core.HardState;
+import dev.keel.core.SnapshotMeta;
+import dev.keel.storage.DurableLog;
+import dev.keel.storage.SnapshotWriter;
+import dev.keel.storage.StorageConfig;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.util.List;
+
+/**
+ * {@link LogStore} on keel-storage's {@link DurableLog}, with the write ordering Raft needs:
+ * a new term or vote is durable before any entry written after it (else a restarted node could
+ * hold entries of a term it does not know it is in, and vote twice in it), and the commit index
+ * is written only after the entries it speaks of are durable.
+ */
+final class DurableLogStore implements LogStore {
+    private final DurableLog log;
+    private HardState durable;
+
+    private DurableLogStore(DurableLog log) {
+        this.log = log;
+        this.durable = log.hardState();
+    }
+
+    static DurableLogStore open(ServerConfig c) {
+        StorageConfig sc = StorageConfig.builder(c.nodeId(), c.clusterId()).sync(c.sync()).build();
+        return new DurableLogStore(DurableLog.open(c.dataDir(), sc));
+    }
+
+    private HardState pending;
+
+    @Override
+    public void setHardState(HardState hs) {
+        if (hs.currentTerm() != durable.currentTerm() || hs.votedFor() != durable.votedFor()) {
+            // Term and vote first, with the commit index already durable (not the new one).
+            HardState first = new HardState(hs.currentTerm(), hs.votedFor(), durable.commitIndex());
+            log.setHardState(first);
+            log.sync();
+            durable = first;
+        }
+        pending = hs;
+    }
+
+    @Override
+    public void append(List<Entry> entries) {
+        log.append(entries);
+    }
+
+    @Override
+    public void sync() {
+        if (pending != null) log.setHardState(pending); // commit index after the entries (sync forces the log first)
+        log.sync();
+        if (pending != null) {
+            durable = pending;
+            pending = null;
+        }
+    }
+
+    @Override
+    public void compact(SnapshotMeta meta) {
+        log.compact(meta);
+    }
+
+    @Override
+    public void installSnapshot(SnapshotMeta meta) {
+        log.installSnapshot(meta);
+    }
+
+    @Override
+    public SnapshotSink beginSnapshot(long index, long term, int[] voters) {
+        return sink(log.snapshots().begin(index, term, voters));
+    }
+
+    @Override
+    public SnapshotSink beginReceive(SnapshotMeta expected) {
+        return sink(log.snapshots().beginReceive(expected));
+    }
+
+    private static SnapshotSink sink(SnapshotWriter w) {
+        return new SnapshotSink() {
+            @Override
+            public OutputStream stream() {
+                return w.stream();
+            }
+
+            @Override
+            public void write(long offset, byte[] chunk) {
+                w.write(offset, chunk);
+            }
+
+            @Override
+            public SnapshotMeta commit() {
+                return w.commit();
+            }
+
+            @Override
+            public void abort() {
+                w.abort();
+            }
+        };
+    }
+
+    @Override
+    public InputStream openSnapshot(SnapshotMeta meta) {
+        return log.snapshots().open(meta);
+    }
+
+    @Override
+    public HardState hardState() {
+        return log.hardState();
+    }
+
+    @Override
+    public long firstIndex() {
+        return log.firstIndex();
+    }
+
+    @Override
+    public long lastIndex() {
+        return log.lastIndex();
+    }
+
+    @Override
+    public long term(long index) {
+        return log.term(index);
+    }
+
+    @Override
+    public List<Entry> entries(long lo, long hi, long maxBytes) {
+        return log.entries(lo, hi, maxBytes);
+    }
+
+    @Override
+    public SnapshotMeta snapshot() {
+        return log.snapshot();
+    }
+
+    @Override
+    public byte[] snapshotChunk(long snapshotIndex, long offset, int maxBytes) {
+        return log.snapshotChunk(snapshotIndex, offset, maxBytes);
+    }
+
+    @Override
+    public void close() {
+        log.close();
+    }
+}

@@ -1,0 +1,185 @@
+package dev.keel.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.keel.core.Role;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Three real nodes over loopback TCP with durable storage. */
+class RaftServerIntegrationTest {
+    /** A map of strings: "k=v" sets k; returns the previous value. */
+    static final class MapMachine implements StateMachine {
+        final TreeMap<String, String> map = new TreeMap<>();
+        volatile long applied;
+
+        @Override
+        public synchronized byte[] apply(long index, byte[] command) {
+            String s = new String(command, StandardCharsets.UTF_8);
+            int eq = s.indexOf('=');
+            String prev = map.put(s.substring(0, eq), s.substring(eq + 1));
+            applied = index;
+            return prev == null ? new byte[0] : prev.getBytes(StandardCharsets.UTF_8);
+        }
+
+        synchronized String get(String k) {
+            return map.get(k);
+        }
+
+        @Override
+        public synchronized SnapshotWriter snapshot() {
+            TreeMap<String, String> copy = new TreeMap<>(map);
+            return out -> {
+                DataOutputStream d = new DataOutputStream(out);
+                d.writeInt(copy.size());
+                for (var e : copy.entrySet()) {
+                    d.writeUTF(e.getKey());
+                    d.writeUTF(e.getValue());
+                }
+                d.flush();
+            };
+        }
+
+        @Override
+        public synchronized void restore(InputStream in) throws IOException {
+            DataInputStream d = new DataInputStream(in);
+            map.clear();
+            int n = d.readInt();
+            for (int i = 0; i < n; i++) map.put(d.readUTF(), d.readUTF());
+        }
+    }
+
+    @TempDir
+    Path dir;
+    Map<Integer, InetSocketAddress> members = new TreeMap<>();
+    Map<Integer, RaftServer> servers = new HashMap<>();
+    Map<Integer, MapMachine> machines = new HashMap<>();
+
+    @BeforeEach
+    void ports() throws IOException {
+        for (int id = 1; id <= 3; id++) {
+            try (ServerSocket s = new ServerSocket(0)) {
+                members.put(id, new InetSocketAddress("127.0.0.1", s.getLocalPort()));
+            }
+        }
+    }
+
+    @AfterEach
+    void stop() {
+        servers.values().forEach(RaftServer::close);
+    }
+
+    void start(int id, long snapshotEvery) throws IOException {
+        ServerConfig c = ServerConfig.builder(id, "test", members, dir.resolve("n" + id))
+                .tickMillis(10).electionTimeoutTicks(30).heartbeatIntervalTicks(3)
+                .snapshotEveryEntries(snapshotEvery).proposalTimeoutMillis(5000).build();
+        MapMachine m = new MapMachine();
+        machines.put(id, m);
+        servers.put(id, RaftServer.start(c, m));
+    }
+
+    static void await(String what, BooleanSupplier cond) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (!cond.getAsBoolean()) {
+            if (System.nanoTime() > deadline) throw new AssertionError("timed out waiting for " + what);
+            Thread.onSpinWait();
+            java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
+        }
+    }
+
+    int leader() {
+        await("a leader", () -> servers.values().stream().anyMatch(s -> s.status().role() == Role.LEADER));
+        return servers.values().stream().filter(s -> s.status().role() == Role.LEADER).findFirst().orElseThrow()
+                .status().nodeId();
+    }
+
+    static byte[] b(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void writesReadsFailoverAndCatchUp() throws Exception {
+        for (int id = 1; id <= 3; id++) start(id, 0);
+        int l = leader();
+        RaftServer leader = servers.get(l);
+        for (int i = 0; i < 100; i++) leader.submit(b("k" + i + "=v" + i)).get(10, TimeUnit.SECONDS);
+        assertThat(new String(leader.submit(b("k1=again")).get(10, TimeUnit.SECONDS), StandardCharsets.UTF_8)).isEqualTo("v1");
+
+        // A follower refuses with a hint, and serves a linearizable read.
+        int f = l % 3 + 1;
+        assertThatThrownBy(() -> servers.get(f).submit(b("x=1")).join())
+                .isInstanceOf(CompletionException.class).hasCauseInstanceOf(KeelException.NotLeader.class);
+        servers.get(f).linearizableRead().get(10, TimeUnit.SECONDS);
+        assertThat(machines.get(f).get("k1")).isEqualTo("again");
+
+        // Kill the leader: a new one is elected and writes continue.
+        servers.remove(l).close();
+        int l2 = leader();
+        assertThat(l2).isNotEqualTo(l);
+        servers.get(l2).submit(b("after=failover")).get(10, TimeUnit.SECONDS);
+
+        // The old leader restarts from its disk and catches up from the log.
+        start(l, 0);
+        await("old leader caught up", () -> "failover".equals(machines.get(l).get("after")));
+        assertThat(machines.get(l).get("k99")).isEqualTo("v99");
+    }
+
+    @Test
+    void followerCatchesUpFromSnapshotAfterCompaction() throws Exception {
+        for (int id = 1; id <= 3; id++) start(id, 20);
+        int l = leader();
+        int f = l % 3 + 1;
+        servers.remove(f).close();
+        for (int i = 0; i < 200; i++) servers.get(l).submit(b("s" + i + "=" + i)).get(10, TimeUnit.SECONDS);
+        await("leader compacted", () -> servers.get(l).status().snapshotIndex() > 0);
+        start(f, 20);
+        await("follower restored", () -> "199".equals(machines.get(f).get("s199")));
+        assertThat(machines.get(f).get("s0")).isEqualTo("0");
+        assertThat(servers.get(f).status().snapshotIndex()).isPositive();
+        // And it stays in step afterwards.
+        servers.get(l).submit(b("later=1")).get(10, TimeUnit.SECONDS);
+        await("follower applies after install", () -> "1".equals(machines.get(f).get("later")));
+    }
+
+    @Test
+    void restartOfAllNodesKeepsEverything() throws Exception {
+        for (int id = 1; id <= 3; id++) start(id, 0);
+        int l = leader();
+        for (int i = 0; i < 50; i++) servers.get(l).submit(b("p" + i + "=" + i)).get(10, TimeUnit.SECONDS);
+        for (int id = 1; id <= 3; id++) servers.remove(id).close();
+        for (int id = 1; id <= 3; id++) start(id, 0);
+        int l2 = leader();
+        servers.get(l2).linearizableRead().get(10, TimeUnit.SECONDS);
+        for (int i = 0; i < 50; i++) assertThat(machines.get(l2).get("p" + i)).isEqualTo(String.valueOf(i));
+        assertThat(Files.exists(dir.resolve("n1"))).isTrue();
+    }
+
+    @Test
+    void badConfigIsAClearError() {
+        assertThatThrownBy(() -> ServerConfig.builder(4, "test", members, dir).build())
+                .hasMessageContaining("do not include this node 4");
+        assertThatThrownBy(() -> ServerConfig.builder(1, "bad id!", members, dir).build())
+                .hasMessageContaining("clusterId");
+        assertThatThrownBy(() -> ServerConfig.builder(1, "t", members, dir).electionTimeoutTicks(3).heartbeatIntervalTicks(3).build())
+                .hasMessageContaining("electionTimeoutTicks (3) must exceed heartbeatIntervalTicks (3)");
+    }
+}

@@ -1,0 +1,50 @@
+package dev.keel.transport;
+
+import java.util.Map;
+
+/**
+ * A snapshot of a {@link PeerTransport}'s counters, for the server to export. Counters only grow;
+ * each is read separately, so two counters of one snapshot may be a few events apart.
+ *
+ * @param peers per configured peer: the outbound side
+ * @param inbound all accepted connections together
+ * @param droppedUnknownPeer messages dropped because their {@code to()} is not a configured peer
+ * @param droppedClosed messages dropped because the transport was closed
+ */
+public record TransportStats(Map<Integer, Peer> peers, Inbound inbound, long droppedUnknownPeer, long droppedClosed) {
+    public TransportStats {
+        peers = Map.copyOf(peers);
+    }
+
+    /**
+     * The outbound side of one peer.
+     *
+     * @param sent messages written to a connected channel (a message written just before the
+     *     connection dies is counted but may still be lost: Raft retries)
+     * @param dropped messages refused by {@code send}: queue full (by count or bytes) or too large to encode
+     * @param bytesOut frame bytes written, length prefixes included (the hello is not counted)
+     * @param reconnects connection attempts after the first (each retry after a failed attempt or a
+     *     lost connection)
+     * @param queuedMessages messages waiting now (at most outboundQueueMessagesMax)
+     * @param queuedBytes frame bytes waiting now (at most outboundQueueBytesMax)
+     * @param connected whether an outbound connection is up now
+     */
+    public record Peer(int peerId, long sent, long dropped, long bytesOut, long reconnects, int queuedMessages,
+                       long queuedBytes, boolean connected) {}
+
+    /**
+     * The inbound side, over all accepted connections.
+     *
+     * @param connectionsAccepted TCP connections accepted (before their hello is checked)
+     * @param received messages decoded and handed to the inbound callback
+     * @param bytesIn frame bytes decoded, length prefixes included (hellos not counted)
+     * @param decodeErrors connections closed for a bad frame (too long, unknown type, truncated, invalid fields)
+     * @param handshakeFailures connections closed for a bad hello (magic, version, cluster id, unknown
+     *     node id) or for sending none within the handshake timeout
+     * @param misrouted well-formed messages dropped because {@code from()} was not the node that
+     *     connected or {@code to()} was not this node
+     * @param callbackErrors messages whose inbound callback threw (logged; the connection stays up)
+     */
+    public record Inbound(long connectionsAccepted, long received, long bytesIn, long decodeErrors, long handshakeFailures,
+                          long misrouted, long callbackErrors) {}
+}
