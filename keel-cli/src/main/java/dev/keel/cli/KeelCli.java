@@ -6,7 +6,9 @@ import picocli.CommandLine.Command;
 /** {@code bin/keel}: the one command line for every Keel tool. */
 @Command(name = "keel", mixinStandardHelpOptions = true, version = "keel 0.1.0-SNAPSHOT",
         description = "Keel: a Raft consensus library and replicated key-value store for the JVM.",
-        subcommands = {SimCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {DemoCommand.class, ServeCommand.class, ClientCommands.Put.class, ClientCommands.Get.class,
+            ClientCommands.Delete.class, ClientCommands.Scan.class, ClientCommands.StatusCmd.class, SimCommand.class,
+            CommandLine.HelpCommand.class})
 public final class KeelCli implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
