@@ -60,19 +60,6 @@ final class EntryCache {
         bytes += c;
     }
 
-    /** Adds an older entry in front of the cached ones (used to warm the cache on open, newest first). */
-    boolean addFirst(Entry e) {
-        long c = cost(e.data().length);
-        if (bytes + c > maxBytes) return false;
-        if (count > 0 && e.index() != ring[head].index() - 1) throw new IllegalStateException("not contiguous: " + e.index());
-        if (count == ring.length) grow();
-        head = (head - 1) & (ring.length - 1);
-        ring[head] = e;
-        count++;
-        bytes += c;
-        return true;
-    }
-
     Entry get(long index) {
         long first = firstIndex();
         if (index < first || index >= first + count) return null;
