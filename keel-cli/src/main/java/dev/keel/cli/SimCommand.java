@@ -39,6 +39,10 @@ final class SimCommand implements Callable<Integer> {
     @Option(names = "--quiet", description = "Print only failing seeds and the summary.")
     boolean quiet;
 
+    @Option(names = "--real-storage", description = "Run keel-storage on temporary directories in NEVER, SOME "
+            + "(one seed in ten) or ALWAYS seeds (default: ${DEFAULT-VALUE}).")
+    SimOptions.RealStorage realStorage = SimOptions.RealStorage.SOME;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -68,7 +72,7 @@ final class SimCommand implements Callable<Integer> {
         if (threads < 1) throw usage("--threads must be at least 1");
         SimOptions options;
         try {
-            options = SimOptions.DEFAULT.withNodes(nodes).withFaultTicks(ticks);
+            options = SimOptions.DEFAULT.withNodes(nodes).withFaultTicks(ticks).withRealStorage(realStorage);
         } catch (IllegalArgumentException e) {
             throw usage(e.getMessage());
         }

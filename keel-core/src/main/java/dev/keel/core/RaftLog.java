@@ -40,7 +40,9 @@ final class RaftLog {
             throw new IllegalArgumentException("lastApplied " + lastApplied + " is below the snapshot index "
                     + snapshotIndex + ": restore the state machine from the snapshot first");
         }
-        if (!(lastApplied <= commitIndex)) throw new InvariantViolation("lastApplied " + lastApplied + " > commitIndex " + commitIndex);
+        if (lastApplied > this.commitIndex) {
+            throw new InvariantViolation("lastApplied " + lastApplied + " > commitIndex " + this.commitIndex);
+        }
     }
 
     long firstIndex() {

@@ -11,9 +11,14 @@ import dev.keel.core.TestMutation;
  *     be elected, every client's final write must complete and every node must apply the same log
  * @param traceLines keep the last this many events as readable lines (0: none, the fast default)
  * @param mutation a deliberate protocol bug, for checker tests only
+ * @param realStorage which seeds use keel-storage on disk (SOME: one seed in ten, chosen by the seed)
  */
-public record SimOptions(int nodes, int faultTicks, int livenessTicks, int traceLines, TestMutation mutation) {
-    public static final SimOptions DEFAULT = new SimOptions(0, 1500, 600, 0, TestMutation.NONE);
+public record SimOptions(int nodes, int faultTicks, int livenessTicks, int traceLines, TestMutation mutation,
+                         RealStorage realStorage) {
+    public static final SimOptions DEFAULT = new SimOptions(0, 1500, 600, 0, TestMutation.NONE, RealStorage.SOME);
+
+    /** Which seeds run keel-storage's DurableLog on temporary directories instead of in-memory storage. */
+    public enum RealStorage { NEVER, SOME, ALWAYS }
 
     public SimOptions {
         if (nodes < 0 || nodes > 9) throw new IllegalArgumentException("nodes " + nodes + " outside 0..9");
@@ -21,21 +26,26 @@ public record SimOptions(int nodes, int faultTicks, int livenessTicks, int trace
         if (livenessTicks < 50) throw new IllegalArgumentException("livenessTicks " + livenessTicks + " < 50");
         if (traceLines < 0) throw new IllegalArgumentException("traceLines " + traceLines + " < 0");
         if (mutation == null) mutation = TestMutation.NONE;
+        if (realStorage == null) realStorage = RealStorage.SOME;
     }
 
     public SimOptions withNodes(int n) {
-        return new SimOptions(n, faultTicks, livenessTicks, traceLines, mutation);
+        return new SimOptions(n, faultTicks, livenessTicks, traceLines, mutation, realStorage);
     }
 
     public SimOptions withFaultTicks(int t) {
-        return new SimOptions(nodes, t, livenessTicks, traceLines, mutation);
+        return new SimOptions(nodes, t, livenessTicks, traceLines, mutation, realStorage);
     }
 
     public SimOptions withTraceLines(int t) {
-        return new SimOptions(nodes, faultTicks, livenessTicks, t, mutation);
+        return new SimOptions(nodes, faultTicks, livenessTicks, t, mutation, realStorage);
+    }
+
+    public SimOptions withRealStorage(RealStorage r) {
+        return new SimOptions(nodes, faultTicks, livenessTicks, traceLines, mutation, r);
     }
 
     public SimOptions withMutation(TestMutation m) {
-        return new SimOptions(nodes, faultTicks, livenessTicks, traceLines, m);
+        return new SimOptions(nodes, faultTicks, livenessTicks, traceLines, m, realStorage);
     }
 }

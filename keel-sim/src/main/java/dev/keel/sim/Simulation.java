@@ -86,6 +86,9 @@ public final class Simulation {
     private final boolean lossOn;
     private final int nemesisEveryUnits;
     private final double crashAfterPersistRate;
+    /** This seed runs keel-storage's real DurableLog on temporary directories instead of memory. */
+    private final boolean realStorage;
+    private final java.nio.file.Path tempDir;
     /** Take a snapshot and compact once this many entries were applied since the last (0: never). */
     private final int snapshotEvery;
     private boolean faultPhase = true;
@@ -137,6 +140,13 @@ public final class Simulation {
         this.nemesisEveryUnits = (20 + rng.nextInt(200)) * TICK_UNITS / 10;
         this.crashAfterPersistRate = crashesOn && rng.nextBoolean() ? rng.nextDouble() * 0.01 : 0;
         this.snapshotEvery = rng.nextInt(4) == 0 ? 0 : 3 + rng.nextInt(60);
+        this.realStorage = options.realStorage() == SimOptions.RealStorage.ALWAYS
+                || (options.realStorage() == SimOptions.RealStorage.SOME && rng.nextInt(10) == 0);
+        try {
+            this.tempDir = realStorage ? java.nio.file.Files.createTempDirectory("keel-sim-" + seed + "-") : null;
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot create a temporary directory for seed " + seed, e);
+        }
         this.blocked = new boolean[n][n];
         this.nodes = new SimNode[n];
         for (int i = 0; i < n; i++) {
@@ -191,6 +201,8 @@ public final class Simulation {
         } catch (InvariantViolation v) {
             violation = "CoreInvariant: " + v.getMessage();
         }
+        for (SimNode node : nodes) node.disk.close();
+        if (tempDir != null) tempDir.toFile().delete();
         return new SimResult(seed, digest.value(), n, events, checker.leaderTerms(), checker.maxCommitted(), opsOk,
                 opsInfo, crashes, partitions, snapshotsTaken, snapshotsInstalled, violation, violation == null ? -1 : events,
                 trace == null ? List.of() : List.copyOf(trace));
@@ -387,7 +399,7 @@ public final class Simulation {
     private final class SimNode {
         final int id;
         final SplittableRandom random;
-        final MemoryStorage storage = new MemoryStorage(); // survives crashes: it is the disk
+        final SimDisk disk; // survives crashes
         RaftNode raft; // null while crashed
         long incarnation;
         boolean persistScheduled;
@@ -404,6 +416,7 @@ public final class Simulation {
         SimNode(int id, SplittableRandom random) {
             this.id = id;
             this.random = random;
+            this.disk = realStorage ? new SimDisk.Durable(tempDir.resolve("n" + id), id) : new SimDisk.Memory();
         }
 
         RaftConfig nodeConfig() {
@@ -413,19 +426,21 @@ public final class Simulation {
 
         void start() {
             incarnation++;
-            kv = decodeState(storage.snapshotData());
+            disk.reopen();
+            kv = decodeState(disk.snapshotData());
             receiving = new ByteArrayOutputStream();
             pendingWrites.clear();
             pendingReads.clear();
             readsAwaitingApply.clear();
             persistScheduled = false;
-            raft = new RaftNode(nodeConfig(), storage, random.split());
+            raft = new RaftNode(nodeConfig(), disk.storage(), random.split());
             checker.onStart(raft);
             afterInput();
         }
 
         void crash() {
             raft = null; // volatile state and unpersisted Readys are gone
+            disk.crash();
             incarnation++;
         }
 
@@ -457,12 +472,8 @@ public final class Simulation {
                 // index (it speaks of this Ready's entries, not of the stale ones they replace).
                 checker.onPersist(raft, rd.entries());
                 HardState hs = rd.hardState();
-                if (hs != null) {
-                    storage.setHardState(new HardState(hs.currentTerm(), hs.votedFor(), storage.hardState().commitIndex()));
-                }
-                if (!rd.entries().isEmpty() && maybeTornWrite(rd.entries())) return;
-                storage.append(rd.entries());
-                if (hs != null) storage.setHardState(hs);
+                if (!rd.entries().isEmpty() && maybeTornWrite(hs, rd.entries())) return;
+                if (rd.mustPersist()) disk.persist(hs, rd.entries());
                 if (rd.mustPersist() && maybeCrashAt("after persist, before send")) return;
                 // 2. Only then send.
                 for (Message m : rd.messages()) {
@@ -502,7 +513,7 @@ public final class Simulation {
                 throw new SafetyViolation("SnapshotSafety", "node " + id + " installed " + meta + " holding " + restored
                         + " but the committed log up to " + meta.index() + " gives " + expected);
             }
-            storage.installSnapshot(meta, data);
+            disk.install(meta, data);
             kv = restored;
             snapshotsInstalled++;
         }
@@ -510,13 +521,13 @@ public final class Simulation {
         /** Log compaction (thesis §5.1): snapshot the state machine at the applied index, drop the log prefix. */
         void maybeSnapshot() {
             long applied = raft.lastApplied();
-            if (snapshotEvery == 0 || applied - storage.snapshot().index() < snapshotEvery) return;
+            if (snapshotEvery == 0 || applied - disk.storage().snapshot().index() < snapshotEvery) return;
             byte[] data = encodeState(kv);
             CRC32C crc = new CRC32C();
             crc.update(data);
             SnapshotMeta meta = new SnapshotMeta(applied, raft.term(applied), baseConfig.voters(), data.length,
                     (int) crc.getValue());
-            storage.compact(meta, data);
+            disk.compact(meta, data);
             snapshotsTaken++;
         }
 
@@ -537,10 +548,10 @@ public final class Simulation {
          * Power loss in the middle of a write: the term and vote and a prefix of the entries reached
          * the disk, the rest did not. Nothing of this Ready was acknowledged, so nothing may be missed.
          */
-        boolean maybeTornWrite(List<Entry> entries) {
+        boolean maybeTornWrite(HardState hs, List<Entry> entries) {
             if (!faultPhase || crashAfterPersistRate == 0 || rng.nextDouble() >= crashAfterPersistRate / 2) return false;
             int kept = rng.nextInt(entries.size());
-            storage.append(entries.subList(0, kept));
+            disk.tornPersist(hs, entries, kept);
             crashes++;
             traceNote("crash n" + id + " torn write: " + kept + " of " + entries.size() + " entries persisted");
             crash();

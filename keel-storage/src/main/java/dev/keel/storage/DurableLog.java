@@ -952,7 +952,6 @@ public final class DurableLog implements RaftStorage, AutoCloseable {
      * Syncs (unless failed) and releases the files and the directory lock. Entries appended
      * since the last sync are made durable here too.
      */
-    @Override
     /**
      * For tests and the simulator: stops as a killed process would, releasing the files and the
      * lock without flushing buffered writes or syncing. What was written but not synced may or may
@@ -964,6 +963,7 @@ public final class DurableLog implements RaftStorage, AutoCloseable {
         releaseResources();
     }
 
+    @Override
     public void close() {
         if (closed) return;
         try {
