@@ -1,0 +1,81 @@
+package dev.keel.kv;
+
+import dev.keel.kv.http.KvLimits;
+import dev.keel.kv.store.KvStateMachine;
+import dev.keel.server.ServerConfig;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.time.Duration;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * How to run one KV node: the Raft node's {@link ServerConfig}, where to serve HTTP, every member's
+ * HTTP address (followers forward writes there), the request limits and the session policy.
+ *
+ * @param httpAddress the address to bind the HTTP API to
+ * @param httpMembers each member's HTTP base URI as the other nodes and clients reach it, this node's
+ *     included; the same ids as {@code server.members()}
+ * @param sessionTtlEntries a client session idle for more than this many log entries is dropped
+ *     (log time, see {@link KvStateMachine}); default 1,000,000. Must be equal on every node
+ * @param maxSessions at most this many sessions are kept, least recently active dropped first;
+ *     default 100,000 (about 15 MiB). Must be equal on every node
+ * @param requestTimeout how long an HTTP request waits for a commit, a read index or a forwarded
+ *     answer before 504; default the server's proposal timeout plus 2 s, so the runtime's own
+ *     Timeout normally comes first
+ */
+public record KvConfig(ServerConfig server, InetSocketAddress httpAddress, Map<Integer, URI> httpMembers, KvLimits limits,
+                       long sessionTtlEntries, int maxSessions, Duration requestTimeout) {
+
+    public KvConfig {
+        if (server == null || httpAddress == null || httpMembers == null || limits == null || requestTimeout == null) {
+            throw new IllegalArgumentException("server, httpAddress, httpMembers, limits and requestTimeout are required");
+        }
+        httpMembers = Map.copyOf(new TreeMap<>(httpMembers));
+        if (!httpMembers.keySet().equals(server.members().keySet())) {
+            throw new IllegalArgumentException("httpMembers " + new TreeMap<>(httpMembers).keySet() + " must name the same nodes as members "
+                    + new TreeMap<>(server.members()).keySet());
+        }
+        if (sessionTtlEntries <= 0) throw new IllegalArgumentException("sessionTtlEntries " + sessionTtlEntries + " must be positive");
+        if (maxSessions <= 0) throw new IllegalArgumentException("maxSessions " + maxSessions + " must be positive");
+        if (requestTimeout.isNegative() || requestTimeout.isZero()) {
+            throw new IllegalArgumentException("requestTimeout " + requestTimeout + " must be positive");
+        }
+    }
+
+    public int nodeId() {
+        return server.nodeId();
+    }
+
+    public static Builder builder(ServerConfig server, InetSocketAddress httpAddress, Map<Integer, URI> httpMembers) {
+        return new Builder(server, httpAddress, httpMembers);
+    }
+
+    /** Builder with the defaults above. */
+    public static final class Builder {
+        private final ServerConfig server;
+        private final InetSocketAddress httpAddress;
+        private final Map<Integer, URI> httpMembers;
+        private KvLimits limits = KvLimits.DEFAULT;
+        private long sessionTtlEntries = KvStateMachine.DEFAULT_SESSION_TTL_ENTRIES;
+        private int maxSessions = KvStateMachine.DEFAULT_MAX_SESSIONS;
+        private Duration requestTimeout;
+
+        private Builder(ServerConfig server, InetSocketAddress httpAddress, Map<Integer, URI> httpMembers) {
+            this.server = server;
+            this.httpAddress = httpAddress;
+            this.httpMembers = httpMembers;
+        }
+
+        public Builder limits(KvLimits v) { limits = v; return this; }
+        public Builder sessionTtlEntries(long v) { sessionTtlEntries = v; return this; }
+        public Builder maxSessions(int v) { maxSessions = v; return this; }
+        public Builder requestTimeout(Duration v) { requestTimeout = v; return this; }
+
+        public KvConfig build() {
+            Duration timeout = requestTimeout != null ? requestTimeout
+                    : Duration.ofMillis(server.proposalTimeoutMillis()).plusSeconds(2);
+            return new KvConfig(server, httpAddress, httpMembers, limits, sessionTtlEntries, maxSessions, timeout);
+        }
+    }
+}

@@ -1,0 +1,108 @@
+package dev.keel.kv;
+
+import dev.keel.kv.http.Consensus;
+import dev.keel.kv.http.KvHttpApi;
+import dev.keel.kv.http.KvHttpServer;
+import dev.keel.kv.http.KvMetrics;
+import dev.keel.kv.store.KvStateMachine;
+import dev.keel.server.RaftServer;
+import dev.keel.server.ServerStatus;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.IntConsumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One running KV node: a {@link RaftServer} driving a {@link KvStateMachine}, and the HTTP API
+ * ({@link KvHttpApi}) in front of it. Start with {@link #start(KvConfig)}; {@link #close()} stops
+ * the HTTP server (in-flight requests get up to a second), then the Raft node (in-flight commands
+ * fail with ShuttingDown; files are closed). Durability is the RaftServer's: an acknowledged write
+ * is in a majority's synced logs.
+ */
+public final class KvServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(KvServer.class);
+
+    private final KvConfig config;
+    private final RaftServer raft;
+    private final KvStateMachine stateMachine;
+    private final KvMetrics metrics;
+    private final KvHttpServer http;
+
+    private KvServer(KvConfig config, RaftServer raft, KvStateMachine stateMachine, KvMetrics metrics, KvHttpServer http) {
+        this.config = config;
+        this.raft = raft;
+        this.stateMachine = stateMachine;
+        this.metrics = metrics;
+        this.http = http;
+    }
+
+    /** Opens the data directory (restoring the newest snapshot), joins the cluster and serves HTTP. */
+    public static KvServer start(KvConfig config) throws IOException {
+        KvStateMachine sm = new KvStateMachine(config.sessionTtlEntries(), config.maxSessions());
+        RaftServer raft = RaftServer.start(config.server(), sm);
+        try {
+            Consensus consensus = new RaftConsensus(raft);
+            KvMetrics metrics = new KvMetrics(config.nodeId(), consensus, sm);
+            KvHttpApi api = new KvHttpApi(config.nodeId(), consensus, sm, config.httpMembers(), config.limits(),
+                    config.requestTimeout(), metrics);
+            KvHttpServer http = KvHttpServer.start(config.httpAddress(), api);
+            log.info("node={} http={} serving the KV API", config.nodeId(), http.address());
+            return new KvServer(config, raft, sm, metrics, http);
+        } catch (IOException | RuntimeException e) {
+            raft.close();
+            throw e;
+        }
+    }
+
+    public KvConfig config() {
+        return config;
+    }
+
+    public RaftServer raft() {
+        return raft;
+    }
+
+    public KvStateMachine stateMachine() {
+        return stateMachine;
+    }
+
+    public KvMetrics metrics() {
+        return metrics;
+    }
+
+    /** The bound HTTP address (the actual port when configured with port 0). */
+    public InetSocketAddress httpAddress() {
+        return http.address();
+    }
+
+    @Override
+    public void close() {
+        http.close();
+        raft.close();
+    }
+
+    /** RaftServer as the HTTP layer's {@link Consensus}. */
+    private record RaftConsensus(RaftServer server) implements Consensus {
+        @Override
+        public CompletableFuture<byte[]> submit(byte[] command) {
+            return server.submit(command);
+        }
+
+        @Override
+        public CompletableFuture<Long> linearizableRead() {
+            return server.linearizableRead();
+        }
+
+        @Override
+        public ServerStatus status() {
+            return server.status();
+        }
+
+        @Override
+        public void addLeaderListener(IntConsumer listener) {
+            server.addLeaderListener(listener);
+        }
+    }
+}

@@ -1,0 +1,28 @@
+package dev.keel.kv.http;
+
+import dev.keel.server.KeelException;
+import dev.keel.server.ServerStatus;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.IntConsumer;
+
+/**
+ * What the HTTP layer needs from a Raft node: the subset of {@code RaftServer}'s API it calls, so
+ * the HTTP layer can also be tested against a single-node fake. {@code KvServer} adapts a
+ * {@code RaftServer} to it; the contracts are RaftServer's.
+ */
+public interface Consensus {
+    /**
+     * Replicates a command; completes with the state machine's result, or fails with a
+     * {@link KeelException} (NotLeader with a hint, Rejected, NotCommitted, Timeout, ShuttingDown).
+     */
+    CompletableFuture<byte[]> submit(byte[] command);
+
+    /** Completes once the local state machine reflects every write completed before the call (ReadIndex). */
+    CompletableFuture<Long> linearizableRead();
+
+    /** This node's state as of its event loop's last turn. */
+    ServerStatus status();
+
+    /** Called with the new leader id (0 if none) whenever it changes; must be quick. */
+    void addLeaderListener(IntConsumer listener);
+}
