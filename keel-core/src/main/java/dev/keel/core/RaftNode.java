@@ -989,6 +989,16 @@ public final class RaftNode {
                 log.lastIndex(), log.lastTerm(), log.stableIndex());
     }
 
+    /**
+     * The leader's matchIndex for a follower (Figure 2), for replication-lag metrics; -1 when this
+     * node is not the leader or the follower is not a member.
+     */
+    public long matchIndex(int follower) {
+        if (role != Role.LEADER) return -1;
+        int slot = slotOf(follower);
+        return slot < 0 ? -1 : progress[slot].matchIndex;
+    }
+
     /** The leader's progress for a follower, for tests and status pages; null if not leader. */
     public String progressOf(int follower) {
         if (role != Role.LEADER) return null;

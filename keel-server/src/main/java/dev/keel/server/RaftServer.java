@@ -82,9 +82,10 @@ public final class RaftServer implements AutoCloseable {
     private volatile ServerStatus status;
 
     // Apply-thread state.
-    private long appliedIndex;
+    private volatile long appliedIndex;
     private long appliedTerm;
     private long lastSnapshotIndex;
+    private long bytesSinceSnapshot;
     private final AtomicBoolean snapshotInProgress = new AtomicBoolean();
     private final PriorityQueue<ReadWaiter> readWaiters = new PriorityQueue<>((a, b) -> Long.compare(a.index, b.index));
 
@@ -444,8 +445,12 @@ public final class RaftServer implements AutoCloseable {
 
     private void publishStatus() {
         Status s = node.status();
+        Map<Integer, Long> match = new HashMap<>();
+        if (s.role() == Role.LEADER) {
+            for (int id : voters) if (id != config.nodeId()) match.put(id, node.matchIndex(id));
+        }
         status = new ServerStatus(s.id(), s.role(), s.currentTerm(), s.leaderId(), s.commitIndex(), appliedIndex,
-                s.lastIndex(), store.snapshot().index(), config.members().keySet().stream().sorted().toList());
+                s.lastIndex(), store.snapshot().index(), config.members().keySet().stream().sorted().toList(), match);
     }
 
     // ---------------------------------------------------------------- apply thread
@@ -479,6 +484,7 @@ public final class RaftServer implements AutoCloseable {
         for (Entry e : entries) {
             if (e.index() <= appliedIndex) continue; // covered by a restored snapshot
             byte[] result = e.type() == EntryType.NORMAL ? stateMachine.apply(e.index(), e.data()) : null;
+            bytesSinceSnapshot += e.data().length;
             appliedIndex = e.index();
             appliedTerm = e.term();
             Pending p = proposals.remove(e.index());
@@ -501,6 +507,7 @@ public final class RaftServer implements AutoCloseable {
         appliedIndex = meta.index();
         appliedTerm = meta.term();
         lastSnapshotIndex = meta.index();
+        bytesSinceSnapshot = 0;
         // Proposals at or below the snapshot's index are settled by it: we cannot tell whether ours
         // is among them, so their outcome is unknown.
         proposals.entrySet().removeIf(en -> {
@@ -521,12 +528,15 @@ public final class RaftServer implements AutoCloseable {
 
     /** Log compaction (thesis §5.1): snapshot the state machine in the background, then drop the log prefix. */
     private void maybeSnapshot() {
-        if (config.snapshotEveryEntries() == 0 || appliedIndex - lastSnapshotIndex < config.snapshotEveryEntries()) return;
+        boolean byEntries = config.snapshotEveryEntries() > 0 && appliedIndex - lastSnapshotIndex >= config.snapshotEveryEntries();
+        boolean byBytes = config.snapshotEveryBytes() > 0 && bytesSinceSnapshot >= config.snapshotEveryBytes();
+        if (!byEntries && !byBytes) return;
         if (!snapshotInProgress.compareAndSet(false, true)) return;
         long index = appliedIndex;
         long term = appliedTerm;
         StateMachine.SnapshotWriter writer = stateMachine.snapshot();
         lastSnapshotIndex = index;
+        bytesSinceSnapshot = 0;
         snapshotWriter.execute(() -> {
             try {
                 LogStore.SnapshotSink sink = store.beginSnapshot(index, term, voters);

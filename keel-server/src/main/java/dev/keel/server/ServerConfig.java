@@ -17,10 +17,13 @@ import java.util.TreeMap;
  *     {@link KeelException.Timeout}
  * @param snapshotEveryEntries take a snapshot and compact the log after this many applied entries
  *     (0: never). 10,000 entries of 1 KiB keep about 10 MiB of log behind the snapshot
+ * @param snapshotEveryBytes also snapshot once this many bytes of commands were applied since the
+ *     last one (0: no byte trigger); default 64 MiB bounds the log for large values
  */
 public record ServerConfig(int nodeId, String clusterId, Map<Integer, InetSocketAddress> members, Path dataDir,
                            int tickMillis, int electionTimeoutTicks, int heartbeatIntervalTicks,
-                           long proposalTimeoutMillis, long snapshotEveryEntries, long maxUncommittedBytes,
+                           long proposalTimeoutMillis, long snapshotEveryEntries, long snapshotEveryBytes,
+                           long maxUncommittedBytes,
                            int maxPendingRequests, boolean preVote, boolean checkQuorum, boolean leaseReads,
                            boolean sync) {
 
@@ -45,6 +48,7 @@ public record ServerConfig(int nodeId, String clusterId, Map<Integer, InetSocket
         if (heartbeatIntervalTicks <= 0) throw new IllegalArgumentException("heartbeatIntervalTicks must be positive");
         if (proposalTimeoutMillis <= 0) throw new IllegalArgumentException("proposalTimeoutMillis must be positive");
         if (snapshotEveryEntries < 0) throw new IllegalArgumentException("snapshotEveryEntries must not be negative");
+        if (snapshotEveryBytes < 0) throw new IllegalArgumentException("snapshotEveryBytes must not be negative");
         if (maxUncommittedBytes <= 0) throw new IllegalArgumentException("maxUncommittedBytes must be positive");
         if (maxPendingRequests <= 0) throw new IllegalArgumentException("maxPendingRequests must be positive");
         if (leaseReads && !checkQuorum) throw new IllegalArgumentException("leaseReads requires checkQuorum");
@@ -69,6 +73,7 @@ public record ServerConfig(int nodeId, String clusterId, Map<Integer, InetSocket
         private int heartbeatIntervalTicks = 5;
         private long proposalTimeoutMillis = 5_000;
         private long snapshotEveryEntries = 10_000;
+        private long snapshotEveryBytes = 64L << 20;
         private long maxUncommittedBytes = 64L << 20;
         private int maxPendingRequests = 65_536;
         private boolean preVote = true;
@@ -88,6 +93,7 @@ public record ServerConfig(int nodeId, String clusterId, Map<Integer, InetSocket
         public Builder heartbeatIntervalTicks(int v) { heartbeatIntervalTicks = v; return this; }
         public Builder proposalTimeoutMillis(long v) { proposalTimeoutMillis = v; return this; }
         public Builder snapshotEveryEntries(long v) { snapshotEveryEntries = v; return this; }
+        public Builder snapshotEveryBytes(long v) { snapshotEveryBytes = v; return this; }
         public Builder maxUncommittedBytes(long v) { maxUncommittedBytes = v; return this; }
         public Builder maxPendingRequests(int v) { maxPendingRequests = v; return this; }
         public Builder preVote(boolean v) { preVote = v; return this; }
@@ -98,7 +104,8 @@ public record ServerConfig(int nodeId, String clusterId, Map<Integer, InetSocket
 
         public ServerConfig build() {
             return new ServerConfig(nodeId, clusterId, members, dataDir, tickMillis, electionTimeoutTicks,
-                    heartbeatIntervalTicks, proposalTimeoutMillis, snapshotEveryEntries, maxUncommittedBytes,
+                    heartbeatIntervalTicks, proposalTimeoutMillis, snapshotEveryEntries, snapshotEveryBytes,
+                    maxUncommittedBytes,
                     maxPendingRequests, preVote, checkQuorum, leaseReads, sync);
         }
     }

@@ -62,6 +62,15 @@ public final class KvMetrics {
             return Math.max(0, s.lastIndex() - s.snapshotIndex());
         });
         gauge("keel.snapshot.index", consensus, c -> c.status().snapshotIndex());
+        // Per-follower replication lag, reported by the leader (NaN elsewhere): entries the
+        // follower is known to lack.
+        for (int peer : consensus.status().members()) {
+            if (peer == nodeId) continue;
+            Gauge.builder("keel.replication.lag", consensus, c -> {
+                Long match = c.status().followerMatchIndex().get(peer);
+                return match == null || match < 0 ? Double.NaN : c.status().lastIndex() - match;
+            }).tag("peer", String.valueOf(peer)).baseUnit("entries").register(registry);
+        }
         FunctionCounter.builder("keel.snapshots", consensus, c -> {
             // The runtime has no snapshot callback: count changes of the snapshot index when scraped.
             long idx = c.status().snapshotIndex();
