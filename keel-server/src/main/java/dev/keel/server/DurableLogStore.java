@@ -10,19 +10,12 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.util.List;
 
-/**
- * {@link LogStore} on keel-storage's {@link DurableLog}, with the write ordering Raft needs:
- * a new term or vote is durable before any entry written after it (else a restarted node could
- * hold entries of a term it does not know it is in, and vote twice in it), and the commit index
- * is written only after the entries it speaks of are durable.
- */
+/** {@link LogStore} on keel-storage's {@link DurableLog} (which orders term, entries and commit). */
 final class DurableLogStore implements LogStore {
     private final DurableLog log;
-    private HardState durable;
 
     private DurableLogStore(DurableLog log) {
         this.log = log;
-        this.durable = log.hardState();
     }
 
     static DurableLogStore open(ServerConfig c) {
@@ -30,33 +23,9 @@ final class DurableLogStore implements LogStore {
         return new DurableLogStore(DurableLog.open(c.dataDir(), sc));
     }
 
-    private HardState pending;
-
     @Override
-    public void setHardState(HardState hs) {
-        if (hs.currentTerm() != durable.currentTerm() || hs.votedFor() != durable.votedFor()) {
-            // Term and vote first, with the commit index already durable (not the new one).
-            HardState first = new HardState(hs.currentTerm(), hs.votedFor(), durable.commitIndex());
-            log.setHardState(first);
-            log.sync();
-            durable = first;
-        }
-        pending = hs;
-    }
-
-    @Override
-    public void append(List<Entry> entries) {
-        log.append(entries);
-    }
-
-    @Override
-    public void sync() {
-        if (pending != null) log.setHardState(pending); // commit index after the entries (sync forces the log first)
-        log.sync();
-        if (pending != null) {
-            durable = pending;
-            pending = null;
-        }
+    public void persist(HardState hs, List<Entry> entries) {
+        log.persist(hs, entries);
     }
 
     @Override

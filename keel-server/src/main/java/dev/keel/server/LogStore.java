@@ -14,12 +14,11 @@ import java.util.List;
  * Writes are called from the event loop only; snapshot writing may run on another thread.
  */
 interface LogStore extends RaftStorage, AutoCloseable {
-    void append(List<Entry> entries);
-
-    void setHardState(HardState hs);
-
-    /** Makes everything written so far durable (one fsync for the batch). */
-    void sync();
+    /**
+     * Makes a Ready's hard state (null: unchanged) and entries durable, one sync for the batch:
+     * the term and vote no later than the entries, the commit index no earlier.
+     */
+    void persist(HardState hs, List<Entry> entries);
 
     void compact(SnapshotMeta meta);
 

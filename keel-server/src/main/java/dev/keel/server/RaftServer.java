@@ -393,10 +393,8 @@ public final class RaftServer implements AutoCloseable {
                 && (hs == null || (hs.currentTerm() == persisted.currentTerm() && hs.votedFor() == persisted.votedFor()));
         if (sendFirst) sendAll(rd.messages());
         for (SnapshotChunk c : rd.snapshotChunks()) receiveChunk(c, rd.snapshotToInstall());
-        if (rd.mustPersist()) {
-            if (hs != null) store.setHardState(hs);
-            store.append(rd.entries());
-            store.sync();
+        if (hs != null || !rd.entries().isEmpty()) {
+            store.persist(hs, rd.entries());
             if (hs != null) persisted = hs;
         }
         if (!sendFirst) sendAll(rd.messages());

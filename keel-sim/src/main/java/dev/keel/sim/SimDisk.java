@@ -118,14 +118,7 @@ interface SimDisk extends AutoCloseable {
 
         @Override
         public void persist(HardState hs, List<Entry> entries) {
-            HardState durable = log.hardState();
-            if (hs != null && (hs.currentTerm() != durable.currentTerm() || hs.votedFor() != durable.votedFor())) {
-                log.setHardState(new HardState(hs.currentTerm(), hs.votedFor(), durable.commitIndex()));
-                log.sync();
-            }
-            log.append(entries);
-            if (hs != null) log.setHardState(hs);
-            log.sync();
+            log.persist(hs, entries);
         }
 
         @Override

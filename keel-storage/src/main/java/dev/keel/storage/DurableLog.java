@@ -520,6 +520,24 @@ public final class DurableLog implements RaftStorage, AutoCloseable {
         }
     }
 
+    /**
+     * Persists one Ready's hard state and entries in the order Raft needs, then returns once all is
+     * durable: a new term or vote first (with the commit index already on disk), so entries of a
+     * term are never on disk while the term is not (a restarted node could otherwise vote twice in
+     * it); then the entries, in one sync; the new commit index last, since it speaks of them.
+     *
+     * @param hs the hard state to persist, or null when unchanged
+     */
+    public void persist(HardState hs, List<Entry> entries) {
+        if (hs != null && (hs.currentTerm() != writtenHardState.currentTerm() || hs.votedFor() != writtenHardState.votedFor())) {
+            setHardState(new HardState(hs.currentTerm(), hs.votedFor(), writtenHardState.commitIndex()));
+            sync();
+        }
+        append(entries);
+        if (hs != null) setHardState(hs);
+        sync();
+    }
+
     /** Index of the last entry known durable: everything up to it survives a crash (or is covered by the snapshot). */
     public long durableIndex() {
         return durableIndex;

@@ -437,4 +437,25 @@ class DurableLogTest {
             assertThat(log.entries(1, 101, Long.MAX_VALUE)).isEqualTo(written);
         }
     }
+
+    @Test
+    void persistMakesTermVoteEntriesAndCommitDurableInOrder() {
+        Path dir = tmp.resolve("persist");
+        try (DurableLog log = open(dir)) {
+            List<Entry> batch = entries(rnd, 1, 3, 2, 50);
+            log.persist(new dev.keel.core.HardState(2, 1, 3), batch);
+            assertThat(log.durableIndex()).isEqualTo(3);
+            // The term and vote went out first with the commit index already durable (0); the new
+            // commit index is kept in memory until the file is next rewritten.
+            assertThat(log.hardState()).isEqualTo(new dev.keel.core.HardState(2, 1, 3));
+        }
+        try (DurableLog log = open(dir)) {
+            assertThat(log.hardState().currentTerm()).isEqualTo(2);
+            assertThat(log.hardState().votedFor()).isEqualTo(1);
+            assertThat(log.lastIndex()).isEqualTo(3);
+            assertThat(log.hardState().commitIndex()).isLessThanOrEqualTo(3);
+            log.persist(null, entries(rnd, 4, 4, 2, 50));
+            assertThat(log.durableIndex()).isEqualTo(4);
+        }
+    }
 }
