@@ -17,6 +17,13 @@ public sealed interface ProposeResult {
         /** The leader holds {@code maxUncommittedBytes} of uncommitted entries already (back-pressure). */
         UNCOMMITTED_LIMIT,
         /** The command alone exceeds {@code maxBytesPerAppend}. */
-        TOO_LARGE
+        TOO_LARGE,
+        /** A configuration change is still uncommitted, or this leader has not yet committed an
+         * entry of its term (the 2015 correction to single-server changes). */
+        MEMBERSHIP_CHANGE_PENDING,
+        /** A learner to promote is more than {@code maxLearnerLagEntries} behind (thesis §4.2.1). */
+        NOT_CAUGHT_UP,
+        /** The requested configuration is not valid (for example a voter demoted to learner in one step). */
+        INVALID_MEMBERSHIP
     }
 }

@@ -45,6 +45,9 @@ public record RaftConfig(
          * bounded clock drift: the lease is electionTimeoutTicks - clockDriftTicks long. */
         boolean leaseReads,
         int clockDriftTicks,
+        /* A learner is promoted to voter only when at most this many entries behind the leader
+         * (thesis §4.2.1), so adding a slow node never stalls commits. */
+        long maxLearnerLagEntries,
         /* For checker tests only: deliberately break one protocol rule. Never set by the CLI or server. */
         TestMutation mutation) {
 
@@ -72,6 +75,7 @@ public record RaftConfig(
         Checks.positive("snapshotChunkBytes", snapshotChunkBytes);
         Checks.positive("maxInflightSnapshotChunks", maxInflightSnapshotChunks);
         Checks.nonNegative("clockDriftTicks", clockDriftTicks);
+        Checks.nonNegative("maxLearnerLagEntries", maxLearnerLagEntries);
         if (leaseReads && !checkQuorum) {
             throw new IllegalArgumentException("leaseReads requires checkQuorum (thesis §6.4.1)");
         }
@@ -111,6 +115,7 @@ public record RaftConfig(
         b.checkQuorum = checkQuorum;
         b.leaseReads = leaseReads;
         b.clockDriftTicks = clockDriftTicks;
+        b.maxLearnerLagEntries = maxLearnerLagEntries;
         b.mutation = mutation;
         return b;
     }
@@ -134,7 +139,8 @@ public record RaftConfig(
                 + ", maxApplyBytesPerReady=" + maxApplyBytesPerReady + ", snapshotChunkBytes=" + snapshotChunkBytes
                 + ", maxInflightSnapshotChunks=" + maxInflightSnapshotChunks + ", preVote=" + preVote
                 + ", checkQuorum=" + checkQuorum + ", leaseReads=" + leaseReads
-                + ", clockDriftTicks=" + clockDriftTicks + ", mutation=" + mutation + "]";
+                + ", clockDriftTicks=" + clockDriftTicks + ", maxLearnerLagEntries=" + maxLearnerLagEntries
+                + ", mutation=" + mutation + "]";
     }
 
     /** Mutable builder with Keel's defaults. */
@@ -154,6 +160,7 @@ public record RaftConfig(
         private boolean checkQuorum = true;
         private boolean leaseReads = false;
         private int clockDriftTicks = 2;
+        private long maxLearnerLagEntries = 1000;
         private TestMutation mutation = TestMutation.NONE;
 
         private Builder(int id, int[] voters) {
@@ -174,6 +181,7 @@ public record RaftConfig(
         public Builder checkQuorum(boolean v) { checkQuorum = v; return this; }
         public Builder leaseReads(boolean v) { leaseReads = v; return this; }
         public Builder clockDriftTicks(int v) { clockDriftTicks = v; return this; }
+        public Builder maxLearnerLagEntries(long v) { maxLearnerLagEntries = v; return this; }
         /** For checker tests only. */
         public Builder mutation(TestMutation v) { mutation = v; return this; }
 
@@ -181,7 +189,7 @@ public record RaftConfig(
             return new RaftConfig(id, voters, electionTimeoutTicks, heartbeatIntervalTicks, maxEntriesPerAppend,
                     maxBytesPerAppend, maxInflightAppends, maxUncommittedBytes, maxApplyBytesPerReady,
                     snapshotChunkBytes, maxInflightSnapshotChunks, preVote,
-                    checkQuorum, leaseReads, clockDriftTicks, mutation);
+                    checkQuorum, leaseReads, clockDriftTicks, maxLearnerLagEntries, mutation);
         }
     }
 }

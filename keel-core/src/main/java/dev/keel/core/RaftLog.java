@@ -24,12 +24,14 @@ final class RaftLog {
     /** The newest snapshot this log starts after: from storage, or installed but not yet persisted. */
     private long snapshotIndex;
     private long snapshotTerm;
+    private Membership snapshotMembership;
 
     RaftLog(RaftStorage storage, long commitIndex, long lastApplied) {
         this.storage = storage;
         SnapshotMeta snap = storage.snapshot();
         this.snapshotIndex = snap.index();
         this.snapshotTerm = snap.term();
+        this.snapshotMembership = snap.membership();
         this.unstableOffset = storage.lastIndex() + 1;
         // A snapshot holds only committed entries (thesis §5.1), so it is committed. A persisted
         // commitIndex beyond the persisted log (a driver that stored it lazily, or a log tail cut
@@ -58,7 +60,13 @@ final class RaftLog {
     }
 
     long snapshotIndex() {
-        return snapshotIndex;
+        return Math.max(snapshotIndex, storage.firstIndex() - 1);
+    }
+
+    /** The configuration of the snapshot the log starts after (null if none). */
+    Membership snapshotMembership() {
+        SnapshotMeta stored = storage.snapshot();
+        return stored.index() > snapshotIndex ? stored.membership() : snapshotMembership;
     }
 
     long lastTerm() {
@@ -103,6 +111,7 @@ final class RaftLog {
         }
         snapshotIndex = meta.index();
         snapshotTerm = meta.term();
+        snapshotMembership = meta.membership();
         commitIndex = meta.index();
         lastApplied = meta.index(); // the state machine is replaced by the snapshot
     }

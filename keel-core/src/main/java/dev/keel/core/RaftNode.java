@@ -36,8 +36,11 @@ public final class RaftNode {
 
     private final RaftConfig config;
     private final int id;
-    private final int[] peers; // voters other than this node
-    private final int quorum;
+    /** The latest configuration in our log (thesis §4.1: in effect once appended, committed or not). */
+    private Membership membership;
+    /** Log index of the entry that set {@code membership} (its snapshot's index, or 0 for the bootstrap). */
+    private long membershipIndex;
+    private int[] peers; // every member but this node, voters and learners; slots index votes and progress
     private final RandomGenerator random;
     private final RaftLog log;
     private final TestMutation mutation;
@@ -55,11 +58,11 @@ public final class RaftNode {
     private int heartbeatElapsed;
     private int randomizedElectionTimeout;
 
-    // Candidate state: votes received in the current (pre-)election, by voter slot.
-    private final byte[] votes; // 0 = no answer, 1 = granted, 2 = refused
+    // Candidate state: votes received in the current (pre-)election, by peer slot.
+    private byte[] votes; // 0 = no answer, 1 = granted, 2 = refused
 
     // Leader state; null unless role == LEADER.
-    private Progress[] progress;
+    private Progress[] progress = new Progress[0];
     private long uncommittedBytes;
     /** Sizes of this leader's proposals not yet committed, for uncommittedBytes without rereading the log. */
     private final SizeQueue proposalSizes = new SizeQueue();
@@ -70,7 +73,7 @@ public final class RaftNode {
     private final ArrayDeque<PendingRead> readsAwaitingTermCommit = new ArrayDeque<>();
     /** Reads waiting for a heartbeat round to confirm leadership (thesis §6.4 step 2), in readSeq order. */
     private final ArrayDeque<PendingRead> readsAwaitingQuorum = new ArrayDeque<>();
-    private final long[] scratch; // for quorum computations, no allocation per commit
+    private long[] scratch; // for quorum computations, no allocation per commit
 
     // Output accumulated for the next Ready.
     private List<Message> outbox = new ArrayList<>();
@@ -114,17 +117,13 @@ public final class RaftNode {
         this.id = config.id();
         this.random = random;
         this.mutation = config.mutation();
-        int[] voters = config.voters();
-        this.peers = Arrays.stream(voters).filter(v -> v != id).toArray();
-        this.quorum = voters.length / 2 + 1;
-        this.votes = new byte[peers.length];
-        this.scratch = new long[peers.length + 1];
         HardState hs = storage.hardState();
         this.currentTerm = hs.currentTerm();
         this.votedFor = hs.votedFor();
         this.log = new RaftLog(storage, hs.commitIndex(), lastApplied);
         this.lastHardState = hs;
         this.leaseGuardFromStart = config.leaseReads();
+        loadMembershipFromLog();
         if (!(log.lastTerm() <= currentTerm)) throw new InvariantViolation("last log term " + log.lastTerm() + " > currentTerm " + currentTerm);
         resetRandomizedElectionTimeout();
     }
@@ -138,8 +137,7 @@ public final class RaftNode {
             tickLeader();
         } else {
             electionElapsed++;
-            if (electionElapsed >= randomizedElectionTimeout && config.isVoter(id)
-                    && mutation != TestMutation.NO_ELECTIONS) {
+            if (electionElapsed >= randomizedElectionTimeout && canCampaign() && mutation != TestMutation.NO_ELECTIONS) {
                 // §5.2: a follower that hears nothing for an election timeout starts an election.
                 electionElapsed = 0;
                 campaign();
@@ -155,12 +153,9 @@ public final class RaftNode {
             electionElapsed = 0;
             if (config.checkQuorum()) {
                 // Thesis §6.2: step down if a majority has not been heard from in an election timeout.
-                int active = 1;
-                for (Progress p : progress) {
-                    if (p.recentActive) active++;
-                    p.recentActive = false;
-                }
-                if (active < quorum) {
+                Membership.VoteResult heard = membership.voteResult(v -> v == id || isRecentlyActive(v) ? 1 : -1);
+                for (Progress p : progress) p.recentActive = false;
+                if (heard != Membership.VoteResult.WON) {
                     becomeFollower(currentTerm, NONE);
                     return;
                 }
@@ -201,7 +196,9 @@ public final class RaftNode {
 
     /** Handles one message from a peer. Malformed or misdirected messages are dropped and counted. */
     public void step(Message m) {
-        if (m.to() != id || m.from() == id || !isMember(m.from())) {
+        // Thesis §4.1: servers process requests without consulting their configuration (a new
+        // leader may not yet be in ours); responses from non-members are ignored where handled.
+        if (m.to() != id || m.from() == id) {
             droppedMessages++;
             return;
         }
@@ -278,7 +275,6 @@ public final class RaftNode {
         log.append(e);
         uncommittedBytes += size;
         proposalSizes.add(e.index(), size);
-        if (peers.length == 0) maybeCommit(); // nothing to wait for but our own disk (advance)
         checkInvariants();
         return new ProposeResult.Accepted(e.index(), e.term());
     }
@@ -383,12 +379,12 @@ public final class RaftNode {
         Arrays.fill(votes, (byte) 0);
         resetRandomizedElectionTimeout();
         electionElapsed = 0;
-        if (peers.length == 0) {
-            becomeCandidate();
+        if (tallyVotes() == Membership.VoteResult.WON) {
+            becomeCandidate(); // we alone are a quorum
             return;
         }
         for (int p : peers) {
-            send(new RequestVote(id, p, currentTerm + 1, log.lastIndex(), log.lastTerm(), true));
+            if (membership.isVoter(p)) send(new RequestVote(id, p, currentTerm + 1, log.lastIndex(), log.lastTerm(), true));
         }
     }
 
@@ -402,12 +398,12 @@ public final class RaftNode {
         Arrays.fill(votes, (byte) 0);
         resetRandomizedElectionTimeout();
         electionElapsed = 0;
-        if (peers.length == 0) {
+        if (tallyVotes() == Membership.VoteResult.WON) {
             becomeLeader();
             return;
         }
         for (int p : peers) {
-            send(new RequestVote(id, p, currentTerm, log.lastIndex(), log.lastTerm(), false));
+            if (membership.isVoter(p)) send(new RequestVote(id, p, currentTerm, log.lastIndex(), log.lastTerm(), false));
         }
     }
 
@@ -423,7 +419,7 @@ public final class RaftNode {
         if (wasLeader) abortPendingReads();
         role = Role.FOLLOWER;
         leaderId = leader;
-        progress = null;
+        progress = new Progress[0];
         uncommittedBytes = 0;
         electionElapsed = 0;
         resetRandomizedElectionTimeout();
@@ -435,12 +431,9 @@ public final class RaftNode {
         leaderId = id;
         electionElapsed = 0;
         heartbeatElapsed = 0;
-        progress = new Progress[peers.length];
+        progress = new Progress[0];
         // Figure 2: nextIndex = leader last log index + 1, matchIndex = 0, for every follower.
-        for (int i = 0; i < peers.length; i++) {
-            progress[i] = new Progress(peers[i], log.lastIndex() + 1, config.maxInflightAppends());
-            progress[i].recentActive = true; // give each follower a full timeout before check-quorum counts it out
-        }
+        rebuildProgress();
         uncommittedBytes = 0;
         proposalSizes.clear();
         readSeq = 0;
@@ -449,7 +442,7 @@ public final class RaftNode {
         log.append(Entry.noop(log.lastIndex() + 1, currentTerm));
         leaderCheckIndex = log.lastIndex();
         leaderCheckTerm = currentTerm;
-        if (peers.length == 0) maybeCommit();
+        maybeCommit(); // with no other voter, our own disk is the quorum (after advance)
     }
 
     private void onRequestVote(RequestVote m) {
@@ -480,18 +473,15 @@ public final class RaftNode {
         if (!expected) return; // late answer from an earlier phase
         if (m.preVote() && m.voteGranted() && m.term() != currentTerm + 1) return; // from an older pre-vote round
         int slot = slotOf(m.from());
+        if (slot < 0) return; // not a member of our configuration: its vote does not count
         if (votes[slot] == 0) votes[slot] = m.voteGranted() ? (byte) 1 : (byte) 2;
-        int granted = 1; // our own vote
-        int refused = 0;
-        for (byte v : votes) {
-            if (v == 1) granted++;
-            else if (v == 2) refused++;
-        }
-        if (granted >= quorum) {
-            if (role == Role.PRE_CANDIDATE) becomeCandidate();
-            else becomeLeader();
-        } else if (refused >= quorum) {
-            becomeFollower(currentTerm, NONE);
+        switch (tallyVotes()) {
+            case WON -> {
+                if (role == Role.PRE_CANDIDATE) becomeCandidate();
+                else becomeLeader();
+            }
+            case LOST -> becomeFollower(currentTerm, NONE);
+            case PENDING -> { }
         }
     }
 
@@ -546,7 +536,16 @@ public final class RaftNode {
             return;
         }
         // Steps 3-4: drop a conflicting suffix, append what is new.
-        log.appendAfterMatch(m.entries());
+        long written = log.appendAfterMatch(m.entries());
+        if (written > 0) {
+            if (written <= membershipIndex) {
+                loadMembershipFromLog(); // the entry that set our configuration was truncated
+            } else {
+                for (Entry e : m.entries()) {
+                    if (e.index() >= written && e.type() == EntryType.CONFIG) applyMembership(decodeMembership(e), e.index());
+                }
+            }
+        }
         long lastNewIndex = m.prevLogIndex() + m.entries().size();
         // Step 5: commitIndex = min(leaderCommit, index of last new entry). The entries beyond
         // lastNewIndex were not checked against the leader's log, so they must not commit.
@@ -610,6 +609,7 @@ public final class RaftNode {
             return;
         }
         log.restore(meta);
+        loadMembershipFromLog();
         snapshotToInstall = meta;
         send(new InstallSnapshotResponse(id, m.from(), currentTerm, meta.index(), meta.sizeBytes(), true, false));
     }
@@ -622,7 +622,9 @@ public final class RaftNode {
             droppedMessages++; // claims entries we never had: a corrupt peer
             return;
         }
-        Progress pr = progress[slotOf(m.from())];
+        int slot = slotOf(m.from());
+        if (slot < 0) return; // removed from our configuration
+        Progress pr = progress[slot];
         pr.recentActive = true;
         if (m.readSeq() > pr.ackedReadSeq) {
             pr.ackedReadSeq = m.readSeq();
@@ -668,7 +670,9 @@ public final class RaftNode {
 
     private void onInstallSnapshotResponse(InstallSnapshotResponse m) {
         if (role != Role.LEADER) return;
-        Progress pr = progress[slotOf(m.from())];
+        int slot = slotOf(m.from());
+        if (slot < 0) return; // removed from our configuration
+        Progress pr = progress[slot];
         pr.recentActive = true;
         if (m.installed()) {
             if (m.snapshotIndex() > log.lastIndex()) {
@@ -802,7 +806,7 @@ public final class RaftNode {
                 sendHeartbeat(pr); // also keeps a follower receiving a snapshot from timing out
             }
         }
-        if (peers.length == 0) releaseConfirmedReads();
+        releaseConfirmedReads(); // with no other voter, we alone confirm
     }
 
     /**
@@ -810,12 +814,12 @@ public final class RaftNode {
      * The term check is §5.4.2 (Figure 8): counting replicas of an older term's entry is not enough.
      */
     private void maybeCommit() {
-        scratch[0] = log.stableIndex(); // our own durable log (§10.2.1)
-        for (int i = 0; i < progress.length; i++) scratch[i + 1] = progress[i].matchIndex;
-        Arrays.sort(scratch);
-        long n = scratch[scratch.length - quorum]; // the highest index a majority holds
-        if (n <= log.commitIndex) return;
-        if (log.term(n) != currentTerm && mutation != TestMutation.COMMIT_OLD_TERM_BY_COUNTING) return;
+        // The highest index a quorum holds; our own durable log counts like a follower's (§10.2.1).
+        long n = membership.quorumValue(v -> v == id ? log.stableIndex() : peerProgress(v).matchIndex, scratch);
+        if (n <= log.commitIndex || (log.term(n) != currentTerm && mutation != TestMutation.COMMIT_OLD_TERM_BY_COUNTING)) {
+            finishMembershipChange();
+            return;
+        }
         log.commitTo(n);
         uncommittedBytes -= proposalSizes.removeTo(n);
         if (!readsAwaitingTermCommit.isEmpty() && committedInCurrentTerm()) {
@@ -823,6 +827,7 @@ public final class RaftNode {
             readsAwaitingTermCommit.clear();
             for (PendingRead r : waiting) registerRead(r.context(), r.requester());
         }
+        finishMembershipChange();
     }
 
     private boolean committedInCurrentTerm() {
@@ -853,20 +858,15 @@ public final class RaftNode {
 
     private void releaseConfirmedReads() {
         if (readsAwaitingQuorum.isEmpty()) return;
-        scratch[0] = Long.MAX_VALUE; // we acknowledge our own rounds
-        for (int i = 0; i < progress.length; i++) scratch[i + 1] = progress[i].ackedReadSeq;
-        Arrays.sort(scratch);
-        long confirmed = scratch[scratch.length - quorum];
+        // We acknowledge our own rounds.
+        long confirmed = membership.quorumValue(v -> v == id ? Long.MAX_VALUE : peerProgress(v).ackedReadSeq, scratch);
         while (!readsAwaitingQuorum.isEmpty() && readsAwaitingQuorum.peekFirst().seq() <= confirmed) {
             completeRead(readsAwaitingQuorum.pollFirst());
         }
     }
 
     private boolean leaseValid() {
-        scratch[0] = nowTicks;
-        for (int i = 0; i < progress.length; i++) scratch[i + 1] = progress[i].ackedReadSeqSentTick;
-        Arrays.sort(scratch);
-        long leaseStart = scratch[scratch.length - quorum];
+        long leaseStart = membership.quorumValue(v -> v == id ? nowTicks : peerProgress(v).ackedReadSeqSentTick, scratch);
         if (leaseStart == Long.MIN_VALUE) return false;
         return nowTicks < leaseStart + config.electionTimeoutTicks() - config.clockDriftTicks();
     }
@@ -902,14 +902,169 @@ public final class RaftNode {
         else abortedReads.add(m.context());
     }
 
+    // ---------------------------------------------------------------- membership (thesis chapter 4)
+
+    /**
+     * Proposes a new configuration. A change of at most one voter (or of learners only) is
+     * appended as is (thesis §4.1); a larger one goes through joint consensus (thesis §4.3): first
+     * a joint configuration needing majorities of both the old and the new voters, then, once that
+     * commits, the new configuration, appended by whoever leads then. New voters must be learners
+     * that are caught up (thesis §4.2.1). One change at a time, and only after this leader has
+     * committed an entry of its term (the 2015 correction, raft-dev 2015-07-10).
+     */
+    public ProposeResult changeMembership(Membership target) {
+        if (role != Role.LEADER) return new ProposeResult.NotLeader(leaderId);
+        if (target.isJoint()) {
+            return new ProposeResult.Rejected(ProposeResult.Reason.INVALID_MEMBERSHIP, "the target must not be joint");
+        }
+        if (membership.isJoint() || membershipIndex > log.commitIndex || !committedInCurrentTerm()) {
+            return new ProposeResult.Rejected(ProposeResult.Reason.MEMBERSHIP_CHANGE_PENDING,
+                    "configuration at " + membershipIndex + " (" + membership + ") not yet committed in term "
+                            + currentTerm + " (commitIndex " + log.commitIndex + ")");
+        }
+        int[] oldVoters = membership.voters();
+        int[] newVoters = target.voters();
+        int changed = 0;
+        for (int v : newVoters) {
+            if (Arrays.binarySearch(oldVoters, v) >= 0) continue;
+            changed++;
+            if (!membership.isLearner(v)) {
+                return new ProposeResult.Rejected(ProposeResult.Reason.INVALID_MEMBERSHIP,
+                        "node " + v + " must join as a learner before it becomes a voter");
+            }
+            long match = peerProgress(v).matchIndex;
+            if (match + config.maxLearnerLagEntries() < log.lastIndex()) {
+                return new ProposeResult.Rejected(ProposeResult.Reason.NOT_CAUGHT_UP, "learner " + v + " has "
+                        + match + " of " + log.lastIndex() + " entries (at most " + config.maxLearnerLagEntries() + " behind)");
+            }
+        }
+        for (int v : oldVoters) if (Arrays.binarySearch(newVoters, v) < 0) changed++;
+        Membership next;
+        try {
+            next = changed <= 1 || mutation == TestMutation.SKIP_JOINT_CONSENSUS ? target
+                    : new Membership(newVoters, oldVoters, target.learners());
+        } catch (IllegalArgumentException e) {
+            return new ProposeResult.Rejected(ProposeResult.Reason.INVALID_MEMBERSHIP, e.getMessage());
+        }
+        Entry e = appendMembership(next);
+        checkInvariants();
+        return new ProposeResult.Accepted(e.index(), e.term());
+    }
+
+    private Entry appendMembership(Membership next) {
+        Entry e = new Entry(log.lastIndex() + 1, currentTerm, EntryType.CONFIG, next.encode());
+        log.append(e);
+        applyMembership(next, e.index());
+        return e;
+    }
+
+    /** Leader: leave a committed joint configuration (thesis §4.3); step down once removed (§4.2.2). */
+    private void finishMembershipChange() {
+        if (role != Role.LEADER || log.commitIndex < membershipIndex) return;
+        if (membership.isJoint()) {
+            appendMembership(membership.leaveJoint());
+        } else if (!membership.isVoter(id)) {
+            // Thesis §4.2.2: a leader that is not part of the committed configuration steps down.
+            becomeFollower(currentTerm, NONE);
+        }
+    }
+
+    /** A configuration entered our log (or a snapshot): it takes effect now (thesis §4.1). */
+    private void applyMembership(Membership m, long index) {
+        membership = m;
+        membershipIndex = index;
+        peers = Arrays.stream(m.members()).filter(v -> v != id).toArray();
+        votes = new byte[peers.length];
+        scratch = new long[Math.max(1, Math.max(m.voters().length, m.outgoing().length))];
+        if (role == Role.LEADER) rebuildProgress();
+    }
+
+    /**
+     * Voters campaign. So does a voter being removed while its removal is not yet committed: it
+     * may hold the only copy of that configuration entry, and then no one else can win (the others
+     * need its vote, and it refuses them as less up-to-date). Its election needs a majority of the
+     * new configuration, which overlaps every majority of the old one (thesis §4.2.2: a server not
+     * in its own latest configuration can lead until that configuration commits).
+     */
+    private boolean canCampaign() {
+        if (membership.isVoter(id)) return true;
+        return log.commitIndex < membershipIndex && membershipAt(membershipIndex - 1).isVoter(id);
+    }
+
+    /** Finds the latest configuration in the log, else the snapshot's, else the bootstrap one. */
+    private void loadMembershipFromLog() {
+        for (long i = log.lastIndex(); i >= log.firstIndex(); i--) {
+            Entry e = log.entry(i);
+            if (e.type() == EntryType.CONFIG) {
+                applyMembership(decodeMembership(e), i);
+                return;
+            }
+        }
+        Membership snap = log.snapshotMembership();
+        if (snap != null) applyMembership(snap, log.snapshotIndex());
+        else applyMembership(Membership.of(config.voters()), 0);
+    }
+
+    /** The configuration in effect at {@code index} on this node (for checkers and status pages). */
+    public Membership membershipAt(long index) {
+        for (long i = Math.min(index, log.lastIndex()); i >= log.firstIndex(); i--) {
+            Entry e = log.entry(i);
+            if (e.type() == EntryType.CONFIG) return decodeMembership(e);
+        }
+        Membership snap = log.snapshotMembership();
+        return snap != null && index >= log.snapshotIndex() ? snap : Membership.of(config.voters());
+    }
+
+    private static Membership decodeMembership(Entry e) {
+        return Membership.decode(e.data());
+    }
+
+    private void rebuildProgress() {
+        Progress[] next = new Progress[peers.length];
+        for (int i = 0; i < peers.length; i++) {
+            Progress old = null;
+            for (Progress p : progress) if (p.id == peers[i]) old = p;
+            if (old == null) {
+                old = new Progress(peers[i], log.lastIndex() + 1, config.maxInflightAppends());
+                old.recentActive = true; // a full timeout before check-quorum counts it out
+            }
+            next[i] = old;
+        }
+        progress = next;
+    }
+
+    private Progress peerProgress(int node) {
+        return progress[slotOf(node)];
+    }
+
+    private boolean isRecentlyActive(int node) {
+        int slot = slotOf(node);
+        return slot >= 0 && progress[slot].recentActive;
+    }
+
+    private Membership.VoteResult tallyVotes() {
+        return membership.voteResult(v -> {
+            if (v == id) return 1; // we vote for ourselves
+            int slot = slotOf(v);
+            if (slot < 0) return 0;
+            return votes[slot] == 1 ? 1 : votes[slot] == 2 ? -1 : 0;
+        });
+    }
+
+    /** The latest configuration in this node's log (in effect, committed or not). */
+    public Membership membership() {
+        return membership;
+    }
+
+    /** Log index of the entry that set {@link #membership()}. */
+    public long membershipIndex() {
+        return membershipIndex;
+    }
+
     // ---------------------------------------------------------------- helpers
 
     private void send(Message m) {
         outbox.add(m);
-    }
-
-    private boolean isMember(int node) {
-        return node == id || slotOf(node) >= 0;
     }
 
     private int slotOf(int node) {

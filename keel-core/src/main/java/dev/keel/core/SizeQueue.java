@@ -1,40 +1,45 @@
 package dev.keel.core;
 
 /**
- * A FIFO of (index, bytes) pairs for consecutive indexes, as primitive arrays: the leader's
- * uncommitted proposals, so committing them needs no log reads and no allocation per entry.
+ * A FIFO of (index, bytes) pairs with increasing indexes, as primitive arrays: the leader's
+ * uncommitted proposals (configuration entries and no-ops leave gaps), so committing them needs
+ * no log reads and no allocation per entry.
  */
 final class SizeQueue {
+    private long[] indexes = new long[64];
     private long[] sizes = new long[64];
     private int head;
     private int count;
-    private long firstIndex;
 
     void add(long index, long bytes) {
-        if (count == 0) {
-            firstIndex = index;
-            head = 0;
-        } else if (index != firstIndex + count) {
-            throw new InvariantViolation("proposal at " + index + " does not follow " + (firstIndex + count - 1));
+        if (count > 0 && index <= indexes[(head + count - 1) % indexes.length]) {
+            throw new InvariantViolation("proposal at " + index + " does not follow "
+                    + indexes[(head + count - 1) % indexes.length]);
         }
-        if (count == sizes.length) {
-            long[] bigger = new long[sizes.length * 2];
-            for (int i = 0; i < count; i++) bigger[i] = sizes[(head + i) % sizes.length];
-            sizes = bigger;
+        if (count == indexes.length) {
+            long[] bi = new long[indexes.length * 2];
+            long[] bs = new long[sizes.length * 2];
+            for (int i = 0; i < count; i++) {
+                bi[i] = indexes[(head + i) % indexes.length];
+                bs[i] = sizes[(head + i) % sizes.length];
+            }
+            indexes = bi;
+            sizes = bs;
             head = 0;
         }
-        sizes[(head + count) % sizes.length] = bytes;
+        int slot = (head + count) % indexes.length;
+        indexes[slot] = index;
+        sizes[slot] = bytes;
         count++;
     }
 
     /** Removes every entry at or below index and returns their total bytes. */
     long removeTo(long index) {
         long total = 0;
-        while (count > 0 && firstIndex <= index) {
+        while (count > 0 && indexes[head] <= index) {
             total += sizes[head];
-            head = (head + 1) % sizes.length;
+            head = (head + 1) % indexes.length;
             count--;
-            firstIndex++;
         }
         return total;
     }

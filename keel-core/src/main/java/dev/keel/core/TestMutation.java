@@ -15,5 +15,7 @@ public enum TestMutation {
     /** Grant a vote to a second candidate in the same term. */
     GRANT_SECOND_VOTE,
     /** Never start an election: breaks liveness only, to prove the simulator's liveness check can fail. */
-    NO_ELECTIONS
+    NO_ELECTIONS,
+    /** Change several voters at once without joint consensus (thesis §4.3 exists to prevent this). */
+    SKIP_JOINT_CONSENSUS
 }

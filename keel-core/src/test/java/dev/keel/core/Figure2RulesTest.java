@@ -1012,16 +1012,18 @@ class Figure2RulesTest {
         }
 
         @Test
-        @DisplayName("A message from a non-member (or from the node itself) is dropped and counted, no state change")
-        void nonMemberDropped() {
+        @DisplayName("A message from the node itself is dropped and counted; a request from a non-member is "
+                + "processed (thesis §4.1: servers do not consult their configuration to answer requests)")
+        void selfDroppedNonMemberAnswered() {
             MemoryStorage s = new MemoryStorage();
             RaftNode n = node(1, V, s);
-            n.step(new RequestVote(9, 1, 5, 0, 0, false));
             n.step(new AppendEntries(1, 1, 5, 0, 0, List.of(), 0, 0));
-            assertThat(n.droppedMessages()).isEqualTo(2);
+            assertThat(n.droppedMessages()).isEqualTo(1);
             assertThat(n.currentTerm()).isZero();
-            assertThat(n.votedFor()).isEqualTo(NONE);
             assertThat(n.hasReady()).isFalse();
+            n.step(new RequestVote(9, 1, 5, 0, 0, false));
+            assertThat(n.droppedMessages()).isEqualTo(1);
+            assertThat(n.ready().messages()).containsExactly(new RequestVoteResponse(1, 9, 5, true, false));
         }
 
         @Test

@@ -2,6 +2,7 @@ package dev.keel.server;
 
 import dev.keel.core.Entry;
 import dev.keel.core.HardState;
+import dev.keel.core.Membership;
 import dev.keel.core.SnapshotMeta;
 import dev.keel.storage.DurableLog;
 import dev.keel.storage.SnapshotWriter;
@@ -39,8 +40,8 @@ final class DurableLogStore implements LogStore {
     }
 
     @Override
-    public SnapshotSink beginSnapshot(long index, long term, int[] voters) {
-        return sink(log.snapshots().begin(index, term, voters));
+    public SnapshotSink beginSnapshot(long index, long term, Membership membership) {
+        return sink(log.snapshots().begin(index, term, membership));
     }
 
     @Override

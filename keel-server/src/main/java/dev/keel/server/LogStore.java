@@ -2,6 +2,7 @@ package dev.keel.server;
 
 import dev.keel.core.Entry;
 import dev.keel.core.HardState;
+import dev.keel.core.Membership;
 import dev.keel.core.RaftStorage;
 import dev.keel.core.SnapshotMeta;
 import java.io.IOException;
@@ -24,8 +25,8 @@ interface LogStore extends RaftStorage, AutoCloseable {
 
     void installSnapshot(SnapshotMeta meta);
 
-    /** Starts a snapshot of this node's state machine at (index, term). */
-    SnapshotSink beginSnapshot(long index, long term, int[] voters) throws IOException;
+    /** Starts a snapshot of this node's state machine at (index, term), whose configuration there is {@code membership}. */
+    SnapshotSink beginSnapshot(long index, long term, Membership membership) throws IOException;
 
     /** Starts receiving the snapshot {@code expected} from the leader. */
     SnapshotSink beginReceive(SnapshotMeta expected);

@@ -3,6 +3,7 @@ package dev.keel.server;
 import dev.keel.core.Entry;
 import dev.keel.core.EntryType;
 import dev.keel.core.HardState;
+import dev.keel.core.Membership;
 import dev.keel.core.Message;
 import dev.keel.core.ProposeResult;
 import dev.keel.core.RaftConfig;
@@ -537,7 +538,8 @@ public final class RaftServer implements AutoCloseable {
         bytesSinceSnapshot = 0;
         snapshotWriter.execute(() -> {
             try {
-                LogStore.SnapshotSink sink = store.beginSnapshot(index, term, voters);
+                // TODO(membership): the configuration as of index, once the core tracks it; the static voters for now.
+                LogStore.SnapshotSink sink = store.beginSnapshot(index, term, Membership.of(voters));
                 try {
                     writer.writeTo(sink.stream());
                     SnapshotMeta meta = sink.commit();

@@ -73,6 +73,7 @@ public final class SafetyChecker {
     /** The node is about to persist these entries (from its Ready). */
     public void onPersist(RaftNode node, List<Entry> entries) {
         for (Entry e : entries) {
+            if (e.type() == dev.keel.core.EntryType.CONFIG) checkTransition(node, e);
             long prevTerm = e.index() == 1 ? 0 : node.term(e.index() - 1);
             LogFact fact = new LogFact(prevTerm, e, node.id());
             LogFact seen = logFacts.putIfAbsent(new IndexTerm(e.index(), e.term()), fact);
@@ -95,6 +96,38 @@ public final class SafetyChecker {
                 throw new SafetyViolation("OneVotePerTerm", "node " + r.from() + " voted for " + before + " and "
                         + r.to() + " in term " + r.term());
             }
+        }
+    }
+
+    /**
+     * No two disjoint majorities (thesis chapter 4): each configuration in a log must follow the
+     * one before it by a change of at most one voter, by entering joint consensus from it (the
+     * old voters become the outgoing half), or by leaving joint consensus to its incoming half.
+     * Any of these makes every quorum of the new configuration overlap every quorum of the old.
+     */
+    private void checkTransition(RaftNode node, Entry e) {
+        dev.keel.core.Membership prev = node.membershipAt(e.index() - 1);
+        dev.keel.core.Membership next = dev.keel.core.Membership.decode(e.data());
+        boolean ok;
+        if (!prev.isJoint() && !next.isJoint()) {
+            java.util.Set<Integer> a = new java.util.TreeSet<>(java.util.stream.IntStream.of(prev.voters()).boxed().toList());
+            java.util.Set<Integer> b = new java.util.TreeSet<>(java.util.stream.IntStream.of(next.voters()).boxed().toList());
+            java.util.Set<Integer> diff = new java.util.TreeSet<>(a);
+            diff.addAll(b);
+            java.util.Set<Integer> both = new java.util.TreeSet<>(a);
+            both.retainAll(b);
+            diff.removeAll(both);
+            ok = diff.size() <= 1;
+        } else if (!prev.isJoint()) {
+            ok = java.util.Arrays.equals(next.outgoing(), prev.voters());
+        } else if (!next.isJoint()) {
+            ok = java.util.Arrays.equals(next.voters(), prev.voters());
+        } else {
+            ok = false; // joint to joint
+        }
+        if (!ok) {
+            throw new SafetyViolation("DisjointMajorities", "node " + node.id() + " has configuration " + next
+                    + " at " + e.index() + " right after " + prev + ": their majorities need not overlap");
         }
     }
 

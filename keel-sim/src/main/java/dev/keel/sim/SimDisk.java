@@ -134,7 +134,7 @@ interface SimDisk extends AutoCloseable {
 
         @Override
         public void compact(SnapshotMeta meta, byte[] data) {
-            SnapshotWriter w = log.snapshots().begin(meta.index(), meta.term(), meta.voters());
+            SnapshotWriter w = log.snapshots().begin(meta.index(), meta.term(), meta.membership());
             try {
                 w.stream().write(data);
             } catch (IOException e) {

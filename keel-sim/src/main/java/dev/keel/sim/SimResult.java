@@ -11,7 +11,7 @@ import java.util.List;
  */
 public record SimResult(long seed, long digest, int nodes, long events, int leaderTerms, long committed,
                         int opsOk, int opsInfo, int crashes, int partitions, int snapshotsTaken,
-                        int snapshotsInstalled, String violation, long violationAtEvent,
+                        int snapshotsInstalled, int membershipChanges, String violation, long violationAtEvent,
                         List<String> trace) {
 
     public boolean ok() {
@@ -23,7 +23,7 @@ public record SimResult(long seed, long digest, int nodes, long events, int lead
         return "seed=" + seed + " digest=" + String.format("%016x", digest) + " nodes=" + nodes + " events=" + events
                 + " leaders=" + leaderTerms + " committed=" + committed + " ops_ok=" + opsOk + " ops_info=" + opsInfo
                 + " crashes=" + crashes + " partitions=" + partitions + " snapshots=" + snapshotsTaken
-                + " installs=" + snapshotsInstalled
+                + " installs=" + snapshotsInstalled + " conf_changes=" + membershipChanges
                 + (violation == null ? " ok" : " VIOLATION at event " + violationAtEvent + ": " + violation);
     }
 }

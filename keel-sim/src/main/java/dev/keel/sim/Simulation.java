@@ -71,7 +71,9 @@ public final class Simulation {
     private final ArrayDeque<String> trace;
 
     // The world.
-    private final int n;
+    private final int n; // every simulated node, members or not
+    private final boolean membershipChangesOn;
+    private int membershipChanges;
     private final SimNode[] nodes; // index = node id - 1
     private final boolean[][] blocked; // blocked[from-1][to-1]: the link drops everything
     private double lossRate;
@@ -110,8 +112,13 @@ public final class Simulation {
         this.rng = new SplittableRandom(seed);
         this.trace = options.traceLines() > 0 ? new ArrayDeque<>() : null;
         int[] sizes = {1, 3, 3, 3, 5, 5, 5, 7};
-        this.n = options.nodes() > 0 ? options.nodes() : sizes[rng.nextInt(sizes.length)];
-        int[] voters = IntStream.rangeClosed(1, n).toArray();
+        int initialVoters = options.nodes() > 0 ? options.nodes() : sizes[rng.nextInt(sizes.length)];
+        // Some seeds change the membership while everything else goes wrong: spare nodes start
+        // outside the cluster and may be added as learners, promoted, removed and added again.
+        this.membershipChangesOn = rng.nextInt(3) == 0;
+        int spares = membershipChangesOn ? rng.nextInt(3) : 0;
+        this.n = initialVoters + spares;
+        int[] voters = IntStream.rangeClosed(1, initialVoters).toArray();
         boolean preVote = rng.nextInt(4) != 0;
         boolean checkQuorum = rng.nextInt(4) != 0;
         boolean lease = checkQuorum && rng.nextInt(3) == 0;
@@ -204,7 +211,7 @@ public final class Simulation {
         for (SimNode node : nodes) node.disk.close();
         if (tempDir != null) tempDir.toFile().delete();
         return new SimResult(seed, digest.value(), n, events, checker.leaderTerms(), checker.maxCommitted(), opsOk,
-                opsInfo, crashes, partitions, snapshotsTaken, snapshotsInstalled, violation, violation == null ? -1 : events,
+                opsInfo, crashes, partitions, snapshotsTaken, snapshotsInstalled, membershipChanges, violation, violation == null ? -1 : events,
                 trace == null ? List.of() : List.copyOf(trace));
     }
 
@@ -354,10 +361,63 @@ public final class Simulation {
                 long down = rng.nextBoolean() ? 1 + rng.nextInt(3 * TICK_UNITS) : (5 + rng.nextInt(80)) * TICK_UNITS;
                 schedule(down, Kind.RESTART, node.id, null);
             }
+        } else if (choice == 9 && membershipChangesOn) {
+            changeMembership();
         } else if (choice < 9 && lossOn) {
             lossRate = rng.nextDouble() * 0.2;
             traceNote("loss " + lossRate);
         }
+    }
+
+    /** Asks the leader for a random membership change: add or remove a learner, promote, remove, replace. */
+    private void changeMembership() {
+        SimNode leader = null;
+        for (SimNode node : nodes) if (node.raft != null && node.raft.role() == Role.LEADER) leader = node;
+        if (leader == null) return;
+        dev.keel.core.Membership m = leader.raft.membership();
+        java.util.List<Integer> voters = new java.util.ArrayList<>(IntStream.of(m.voters()).boxed().toList());
+        java.util.List<Integer> learners = new java.util.ArrayList<>(IntStream.of(m.learners()).boxed().toList());
+        java.util.List<Integer> outside = new java.util.ArrayList<>();
+        for (int id = 1; id <= n; id++) if (!m.contains(id)) outside.add(id);
+        String what;
+        switch (rng.nextInt(5)) {
+            case 0 -> {
+                if (outside.isEmpty()) return;
+                int id = outside.get(rng.nextInt(outside.size()));
+                learners.add(id);
+                what = "add learner n" + id;
+            }
+            case 1 -> {
+                if (learners.isEmpty()) return;
+                int id = learners.remove(rng.nextInt(learners.size()));
+                voters.add(id);
+                what = "promote n" + id;
+            }
+            case 2 -> {
+                if (voters.size() <= 1) return;
+                int id = voters.remove(rng.nextInt(voters.size()));
+                what = "remove voter n" + id;
+            }
+            case 3 -> {
+                if (learners.isEmpty() || voters.size() <= 1) return;
+                int in = learners.remove(rng.nextInt(learners.size()));
+                int out = voters.remove(rng.nextInt(voters.size()));
+                voters.add(in);
+                what = "replace n" + out + " by n" + in + " (joint)";
+            }
+            default -> {
+                if (learners.isEmpty()) return;
+                int id = learners.remove(rng.nextInt(learners.size()));
+                what = "remove learner n" + id;
+            }
+        }
+        dev.keel.core.Membership target = new dev.keel.core.Membership(
+                voters.stream().mapToInt(Integer::intValue).toArray(), new int[0],
+                learners.stream().mapToInt(Integer::intValue).toArray());
+        ProposeResult r = leader.raft.changeMembership(target);
+        traceNote("membership: n" + leader.id + " " + what + " -> " + r);
+        if (r instanceof ProposeResult.Accepted) membershipChanges++;
+        leader.afterInput();
     }
 
     private int currentLeaderOrRandom() {
@@ -371,18 +431,24 @@ public final class Simulation {
 
     private boolean livenessReached() {
         for (SimClient c : clients) if (!c.finalWriteDone) return false;
-        long commit = -1;
+        SimNode leader = null;
         for (SimNode node : nodes) {
             if (node.raft == null) return false;
-            if (commit < 0) commit = node.raft.commitIndex();
-            if (node.raft.commitIndex() != commit || node.raft.lastApplied() != commit
-                    || node.raft.lastIndex() != commit) {
-                return false;
+            if (node.raft.role() == Role.LEADER) {
+                if (leader != null) return false;
+                leader = node;
             }
         }
-        int leaders = 0;
-        for (SimNode node : nodes) if (node.raft.role() == Role.LEADER) leaders++;
-        return leaders == 1;
+        if (leader == null) return false;
+        // Every member of the leader's configuration has applied the leader's whole log; nodes
+        // removed from the cluster are left behind, as they should be.
+        long commit = leader.raft.commitIndex();
+        if (leader.raft.lastIndex() != commit || leader.raft.membership().isJoint()) return false;
+        for (int id : leader.raft.membership().members()) {
+            RaftNode r = node(id).raft;
+            if (r.commitIndex() != commit || r.lastApplied() != commit || r.lastIndex() != commit) return false;
+        }
+        return true;
     }
 
     private String livenessReport() {
@@ -525,7 +591,7 @@ public final class Simulation {
             byte[] data = encodeState(kv);
             CRC32C crc = new CRC32C();
             crc.update(data);
-            SnapshotMeta meta = new SnapshotMeta(applied, raft.term(applied), baseConfig.voters(), data.length,
+            SnapshotMeta meta = new SnapshotMeta(applied, raft.term(applied), raft.membershipAt(applied), data.length,
                     (int) crc.getValue());
             disk.compact(meta, data);
             snapshotsTaken++;

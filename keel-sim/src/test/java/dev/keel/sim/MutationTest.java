@@ -18,6 +18,7 @@ class MutationTest {
         "FOLLOWER_COMMIT_WITHOUT_MIN, 0,     1500,       100",
         "FORGET_PERSIST_VOTE,         3,     1500,       2000",
         "COMMIT_OLD_TERM_BY_COUNTING, 3,     3000,       5000",
+        "SKIP_JOINT_CONSENSUS,        0,     1500,       3000",
     })
     void injectedBugIsCaught(TestMutation mutation, int nodes, int faultTicks, int bound) {
         SimOptions options = SimOptions.DEFAULT.withMutation(mutation).withNodes(nodes).withFaultTicks(faultTicks);

@@ -60,6 +60,7 @@ final class Format {
         return switch (type) {
             case NORMAL -> 0;
             case NOOP -> 1;
+            case CONFIG -> 2;
         };
     }
 
@@ -68,6 +69,7 @@ final class Format {
         return switch (code) {
             case 0 -> EntryType.NORMAL;
             case 1 -> EntryType.NOOP;
+            case 2 -> EntryType.CONFIG;
             default -> null;
         };
     }

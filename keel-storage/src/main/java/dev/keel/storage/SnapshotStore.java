@@ -1,5 +1,6 @@
 package dev.keel.storage;
 
+import dev.keel.core.Membership;
 import dev.keel.core.SnapshotMeta;
 import java.io.IOException;
 import java.io.InputStream;
@@ -19,8 +20,8 @@ import java.util.zip.CRC32C;
 /**
  * The state machine snapshots of one node, in the {@code snapshots/} subdirectory of its data
  * directory, each in its own file {@code snap-<index>-<term>.snap} (both 20 digits) made of a
- * header (magic, version, index, term, size, CRC32C of the data, voters, the header's own CRC32C)
- * and the data.
+ * header (magic, version, index, term, size, CRC32C of the data, the membership as three counted id
+ * lists: voters, outgoing voters, learners; the header's own CRC32C) and the data.
  *
  * <p>Writing: {@link #begin} (the node's own state machine, streaming through
  * {@link SnapshotWriter#stream()}) or {@link #beginReceive} (InstallSnapshot chunks from the
@@ -35,9 +36,16 @@ import java.util.zip.CRC32C;
  * must be used by one thread at a time.
  */
 public final class SnapshotStore {
-    /** magic 8, version 4, index 8, term 8, sizeBytes 8, crc32c 4, voter count 4; then voters, header CRC32C. */
-    static final int FIXED_HEADER_BYTES = 44;
-    static final int MAX_VOTERS = 4096;
+    /** magic 8, version 4, index 8, term 8, sizeBytes 8, crc32c 4; then the membership, then the header CRC32C. */
+    static final int FIXED_HEADER_BYTES = 40;
+    /**
+     * Bytes of a header beyond its member ids: the fixed part, three counts (voters, outgoing,
+     * learners) and the header CRC32C.
+     */
+    static final int HEADER_OVERHEAD_BYTES = FIXED_HEADER_BYTES + 3 * 4 + 4;
+    /** Bound on the member ids (voters + outgoing + learners) a header may hold. */
+    static final int MAX_MEMBERS = 4096;
+    private static final String[] MEMBER_LISTS = {"voter", "outgoing voter", "learner"};
     private static final Comparator<Stored> ORDER =
             Comparator.comparingLong((Stored s) -> s.meta.index()).thenComparingLong(s -> s.meta.term());
 
@@ -95,17 +103,34 @@ public final class SnapshotStore {
     }
 
     static byte[] encodeHeader(SnapshotMeta meta) {
-        int[] voters = meta.voters();
-        ByteBuffer b = ByteBuffer.allocate(FIXED_HEADER_BYTES + 4 * voters.length + 4);
+        int[][] lists = memberLists(meta.membership());
+        ByteBuffer b = ByteBuffer.allocate(headerBytes(meta.membership()));
         b.putLong(Format.SNAPSHOT_MAGIC).putInt(Format.VERSION).putLong(meta.index()).putLong(meta.term())
-                .putLong(meta.sizeBytes()).putInt(meta.crc32c()).putInt(voters.length);
-        for (int v : voters) b.putInt(v);
+                .putLong(meta.sizeBytes()).putInt(meta.crc32c());
+        for (int[] ids : lists) {
+            b.putInt(ids.length);
+            for (int id : ids) b.putInt(id);
+        }
         b.putInt(Format.crc(b.array(), 0, b.capacity() - 4));
         return b.array();
     }
 
-    static int headerBytes(int voters) {
-        return FIXED_HEADER_BYTES + 4 * voters + 4;
+    /** The header's size for a snapshot of this membership. */
+    static int headerBytes(Membership membership) {
+        int members = 0;
+        for (int[] ids : memberLists(membership)) members += ids.length;
+        return headerBytes(members);
+    }
+
+    /** The header's size when its three lists hold {@code members} ids in all. */
+    static int headerBytes(int members) {
+        return HEADER_OVERHEAD_BYTES + 4 * members;
+    }
+
+    /** Voters, outgoing voters, learners: the header's three lists, in order (sorted, as Membership keeps them). */
+    private static int[][] memberLists(Membership m) {
+        if (m == null) throw new IllegalArgumentException("a snapshot file needs a membership");
+        return new int[][] {m.voters(), m.outgoing(), m.learners()};
     }
 
     /** Reads and checks a snapshot file's header and size. */
@@ -126,11 +151,25 @@ public final class SnapshotStore {
                 throw new StorageException("snapshot " + file + " has format version " + version + ", this build reads version "
                         + Format.VERSION);
             }
-            int voterCount = fixed.getInt(40);
-            if (voterCount < 0 || voterCount > MAX_VOTERS) {
-                throw new CorruptSnapshotException(file, "header holds an impossible voter count " + voterCount);
+            // The three counts, each read where the previous list ends and bounded before anything is sized by it.
+            int[] counts = new int[MEMBER_LISTS.length];
+            int members = 0;
+            long pos = FIXED_HEADER_BYTES;
+            ByteBuffer count = ByteBuffer.allocate(4);
+            for (int p = 0; p < counts.length; p++) {
+                count.clear();
+                if (!Format.readFully(ch, count, pos)) {
+                    throw new CorruptSnapshotException(file, "header truncated: the file is " + fileSize + " bytes");
+                }
+                int n = count.getInt(0);
+                if (n < 0 || n > MAX_MEMBERS - members) {
+                    throw new CorruptSnapshotException(file, "header holds an impossible " + MEMBER_LISTS[p] + " count " + n);
+                }
+                counts[p] = n;
+                members += n;
+                pos += 4 + 4L * n;
             }
-            ByteBuffer h = ByteBuffer.allocate(headerBytes(voterCount));
+            ByteBuffer h = ByteBuffer.allocate(headerBytes(members));
             if (!Format.readFully(ch, h, 0)) {
                 throw new CorruptSnapshotException(file, "header truncated: the file is " + fileSize + " bytes");
             }
@@ -140,11 +179,24 @@ public final class SnapshotStore {
                 throw new CorruptSnapshotException(file, "header checksum mismatch (stored " + Integer.toHexString(stored)
                         + ", computed " + Integer.toHexString(computed) + ")");
             }
-            int[] voters = new int[voterCount];
-            for (int i = 0; i < voterCount; i++) voters[i] = h.getInt(FIXED_HEADER_BYTES + 4 * i);
+            h.position(FIXED_HEADER_BYTES);
+            int[][] lists = new int[counts.length][];
+            for (int p = 0; p < counts.length; p++) {
+                h.getInt(); // the count, read above
+                lists[p] = new int[counts[p]];
+                for (int i = 0; i < counts[p]; i++) {
+                    lists[p][i] = h.getInt();
+                    // Written sorted: anything else is not a header this store wrote.
+                    if (i > 0 && lists[p][i] <= lists[p][i - 1]) {
+                        throw new CorruptSnapshotException(file, "header holds " + MEMBER_LISTS[p] + " ids out of order: "
+                                + lists[p][i - 1] + " then " + lists[p][i]);
+                    }
+                }
+            }
             SnapshotMeta meta;
             try {
-                meta = new SnapshotMeta(h.getLong(12), h.getLong(20), voters, h.getLong(28), h.getInt(36));
+                meta = new SnapshotMeta(h.getLong(12), h.getLong(20), new Membership(lists[0], lists[1], lists[2]),
+                        h.getLong(28), h.getInt(36));
             } catch (IllegalArgumentException e) {
                 throw new CorruptSnapshotException(file, "header holds an impossible value: " + e.getMessage());
             }
@@ -163,13 +215,20 @@ public final class SnapshotStore {
 
     /**
      * Starts writing a snapshot of the state machine's state as of applied index {@code index}
-     * (whose entry has term {@code term}), with the membership {@code voters} at that index. Write
-     * the data to {@link SnapshotWriter#stream()}, then {@link SnapshotWriter#commit()}.
+     * (whose entry has term {@code term}), with the cluster configuration {@code membership} as of
+     * that index (stored whole in the header: voters, outgoing voters, learners). Write the data to
+     * {@link SnapshotWriter#stream()}, then {@link SnapshotWriter#commit()}.
      */
-    public SnapshotWriter begin(long index, long term, int[] voters) {
-        SnapshotMeta shape = new SnapshotMeta(index, term, voters, 0, 0); // validates
-        if (shape.isNone()) throw new IllegalArgumentException("snapshot index must be positive");
+    public SnapshotWriter begin(long index, long term, Membership membership) {
+        if (index < 1) throw new IllegalArgumentException("snapshot index must be positive");
+        if (membership == null) throw new IllegalArgumentException("snapshot " + index + " without a membership");
+        SnapshotMeta shape = new SnapshotMeta(index, term, membership, 0, 0); // validates
         return new SnapshotWriter(this, shape, null);
+    }
+
+    /** {@link #begin(long, long, Membership)} with a configuration of just these voters. */
+    public SnapshotWriter begin(long index, long term, int[] voters) {
+        return begin(index, term, Membership.of(voters));
     }
 
     /**

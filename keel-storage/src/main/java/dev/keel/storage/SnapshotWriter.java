@@ -40,7 +40,7 @@ public final class SnapshotWriter implements AutoCloseable {
         this.store = store;
         this.shape = shape;
         this.expected = expected;
-        this.headerBytes = SnapshotStore.headerBytes(shape.voters().length);
+        this.headerBytes = SnapshotStore.headerBytes(shape.membership());
         try {
             this.tmp = store.tempFile(shape.index(), shape.term());
             this.ch = FileChannel.open(tmp, StandardOpenOption.READ, StandardOpenOption.WRITE);
@@ -154,7 +154,7 @@ public final class SnapshotWriter implements AutoCloseable {
         checkOpen();
         try {
             flushBuffer();
-            SnapshotMeta meta = new SnapshotMeta(shape.index(), shape.term(), shape.voters(), flushed, (int) crc.getValue());
+            SnapshotMeta meta = new SnapshotMeta(shape.index(), shape.term(), shape.membership(), flushed, (int) crc.getValue());
             if (expected != null && (meta.sizeBytes() != expected.sizeBytes() || meta.crc32c() != expected.crc32c())) {
                 abort();
                 throw new CorruptSnapshotException(tmp, "received " + meta.sizeBytes() + " bytes with CRC32C "

@@ -77,6 +77,37 @@ class CorruptionTest {
     }
 
     @Test
+    @DisplayName("a record with a valid checksum but an unknown type (3): CorruptLogException; type 2 (CONFIG) is accepted")
+    void unknownRecordType() throws Exception {
+        Path seg = segments.get(1);
+        long record = TestFiles.recordOffsets(seg).get(1);
+        byte[] good = Files.readAllBytes(seg);
+        for (int type : new int[] {3, -1}) {
+            Files.write(seg, withType(good, (int) record, (byte) type));
+            refused(CorruptLogException.class, seg.toString(), "offset " + record, "unknown entry type " + type);
+        }
+        Files.write(seg, withType(good, (int) record, (byte) 2));
+        try (DurableLog log = DurableLog.open(dir, TestFiles.cfg().build())) {
+            long index = java.nio.ByteBuffer.wrap(good).getLong((int) record + 8);
+            assertThat(log.entries(index, index + 1, Long.MAX_VALUE)).singleElement()
+                    .satisfies(e -> assertThat(e.type()).isEqualTo(dev.keel.core.EntryType.CONFIG));
+        }
+    }
+
+    /** The segment with one record's type byte replaced and its checksum recomputed. */
+    private static byte[] withType(byte[] segment, int record, byte type) {
+        byte[] b = segment.clone();
+        java.nio.ByteBuffer bb = java.nio.ByteBuffer.wrap(b);
+        b[record + 24] = type;
+        int length = bb.getInt(record);
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(b, record, 4);
+        crc.update(b, record + 8, Format.RECORD_HEADER_BYTES - 8 + length);
+        bb.putInt(record + 4, (int) crc.getValue());
+        return b;
+    }
+
+    @Test
     @DisplayName("a bit flip in a segment header: CorruptLogException at offset 0")
     void segmentHeader() {
         Path seg = segments.get(1);

@@ -3,7 +3,9 @@ package dev.keel.storage;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.keel.core.Entry;
+import dev.keel.core.EntryType;
 import dev.keel.core.HardState;
+import dev.keel.core.Membership;
 import dev.keel.core.MemoryStorage;
 import dev.keel.core.SnapshotMeta;
 import java.io.IOException;
@@ -100,6 +102,7 @@ class DurableLogPropertyTest {
                             long index = first + i;
                             if (rnd.nextInt(8) == 0) term++; // terms may also rise inside a batch
                             batch.add(i % 5 == 4 ? Entry.noop(index, term)
+                                    : i % 7 == 6 ? new Entry(index, term, EntryType.CONFIG, Membership.of(1, 2, 3).encode())
                                     : Entry.normal(index, term, TestFiles.data(rnd, rnd.nextInt(a.maxData() + 1))));
                         }
                         currentTerm = Math.max(currentTerm, term);

@@ -8,7 +8,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.keel.core.Entry;
+import dev.keel.core.EntryType;
 import dev.keel.core.HardState;
+import dev.keel.core.Membership;
 import dev.keel.core.SnapshotMeta;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -72,6 +74,32 @@ class DurableLogTest {
             assertThat(log.term(0)).isZero();
             for (Entry e : written) assertThat(log.term(e.index())).isEqualTo(e.term());
             assertThat(log.snapshot()).isEqualTo(SnapshotMeta.NONE);
+        }
+    }
+
+    @Test
+    @DisplayName("CONFIG entries (record type 2) round-trip through append, the cache, the disk and a reopen")
+    void configEntriesRoundTrip() {
+        Path dir = tmp.resolve("data");
+        Membership joint = new Membership(new int[] {1, 2, 4}, new int[] {1, 2, 3}, new int[] {7, 9});
+        List<Entry> written = new ArrayList<>();
+        written.add(Entry.noop(1, 1));
+        written.add(new Entry(2, 1, EntryType.CONFIG, joint.encode()));
+        written.add(Entry.normal(3, 1, new byte[] {5, 6}));
+        written.add(new Entry(4, 2, EntryType.CONFIG, joint.leaveJoint().encode()));
+        written.add(new Entry(5, 2, EntryType.CONFIG, Membership.of(1, 2, 4).encode()));
+        try (DurableLog log = DurableLog.open(dir, cfg().cacheBytes(0).build())) {
+            log.append(written);
+            log.sync();
+            assertThat(log.entries(1, 6, Long.MAX_VALUE)).isEqualTo(written); // from disk
+        }
+        try (DurableLog log = open(dir)) {
+            assertThat(log.recoveryReport().actions()).isEmpty();
+            List<Entry> back = log.entries(1, 6, Long.MAX_VALUE);
+            assertThat(back).isEqualTo(written);
+            assertThat(back.get(1).type()).isEqualTo(EntryType.CONFIG);
+            assertThat(Membership.decode(back.get(1).data())).isEqualTo(joint);
+            assertThat(Membership.decode(back.get(3).data())).isEqualTo(joint.leaveJoint());
         }
     }
 

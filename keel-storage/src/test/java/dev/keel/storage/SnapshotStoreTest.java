@@ -3,11 +3,13 @@ package dev.keel.storage;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.keel.core.Membership;
 import dev.keel.core.SnapshotMeta;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -76,6 +78,81 @@ class SnapshotStoreTest {
         SnapshotStore again = store(2);
         assertThat(again.latest()).isEqualTo(meta);
         again.verify(meta);
+    }
+
+    @Test
+    @DisplayName("the whole membership (joint voters, outgoing voters, learners) round-trips through the header, own and received")
+    void membershipRoundTrip() throws IOException {
+        SnapshotStore store = store(3);
+        Membership joint = new Membership(new int[] {4, 1, 2}, new int[] {3, 2, 1}, new int[] {9, 7});
+        byte[] data = TestFiles.data(rnd, 3000);
+        SnapshotMeta own;
+        try (SnapshotWriter w = store.begin(30, 2, joint)) {
+            w.stream().write(data);
+            own = w.commit();
+        }
+        assertThat(own.membership()).isEqualTo(joint);
+        assertThat(own.membership().isJoint()).isTrue();
+        Path file = tmp.resolve("snapshots").resolve(SnapshotStore.fileName(30, 2));
+        // 56 + 4 x (3 voters + 3 outgoing + 2 learners), then the data
+        assertThat(Files.size(file)).isEqualTo(56 + 4 * 8 + 3000);
+        ByteBuffer header = ByteBuffer.wrap(Files.readAllBytes(file), 0, 56 + 4 * 8);
+        header.position(SnapshotStore.FIXED_HEADER_BYTES);
+        int[] lists = new int[11];
+        for (int i = 0; i < lists.length; i++) lists[i] = header.getInt();
+        assertThat(lists).containsExactly(3, 1, 2, 4, 3, 1, 2, 3, 2, 7, 9);
+        assertThat(header.getInt()).isEqualTo(Format.crc(header.array(), 0, 56 + 4 * 8 - 4)); // the header CRC, last
+        Membership learnersOnly = new Membership(new int[] {1, 2, 3}, new int[0], new int[] {5});
+        byte[] received = TestFiles.data(rnd, 2000);
+        SnapshotMeta expected = new SnapshotMeta(40, 3, learnersOnly, received.length, TestFiles.crc32c(received));
+        try (SnapshotWriter w = store.beginReceive(expected)) {
+            w.write(0, received);
+            assertThat(w.commit()).isEqualTo(expected);
+        }
+        SnapshotStore again = store(3);
+        assertThat(again.list()).containsExactly(own, expected);
+        assertThat(again.list().get(0).membership()).isEqualTo(joint);
+        assertThat(again.latest().membership()).isEqualTo(learnersOnly);
+        assertThat(readAll(again, own)).isEqualTo(data);
+        assertThat(readAll(again, expected)).isEqualTo(received);
+        // the voters-only overload is Membership.of(voters)
+        try (SnapshotWriter w = store.begin(50, 3, new int[] {3, 1, 2})) {
+            assertThat(w.commit().membership()).isEqualTo(Membership.of(1, 2, 3));
+        }
+    }
+
+    @Test
+    @DisplayName("a damaged member count is refused before anything is sized by it; a damaged id by the header CRC")
+    void membershipCountsChecked() throws IOException {
+        SnapshotStore store = store(2);
+        Membership m = new Membership(new int[] {1, 2, 3}, new int[0], new int[] {4});
+        try (SnapshotWriter w = store.begin(10, 1, m)) {
+            w.stream().write(TestFiles.data(rnd, 100));
+            w.commit();
+        }
+        Path file = tmp.resolve("snapshots").resolve(SnapshotStore.fileName(10, 1));
+        int voterCountAt = SnapshotStore.FIXED_HEADER_BYTES;
+        int outgoingCountAt = voterCountAt + 4 + 4 * 3;
+        int learnerCountAt = outgoingCountAt + 4;
+        byte[] good = Files.readAllBytes(file);
+        for (int[] patch : new int[][] {{voterCountAt, -1}, {outgoingCountAt, Integer.MAX_VALUE}, {learnerCountAt, 4094}}) {
+            byte[] bad = good.clone();
+            ByteBuffer.wrap(bad).putInt(patch[0], patch[1]);
+            Files.write(file, bad);
+            String list = patch[0] == voterCountAt ? "voter" : patch[0] == outgoingCountAt ? "outgoing voter" : "learner";
+            assertThatThrownBy(() -> store(2)).isInstanceOf(CorruptSnapshotException.class)
+                    .hasMessageContaining(file.toString()).hasMessageContaining("impossible " + list + " count " + patch[1]);
+        }
+        byte[] plausible = good.clone();
+        ByteBuffer.wrap(plausible).putInt(learnerCountAt, 2); // reads a data byte as a learner: the CRC catches it
+        Files.write(file, plausible);
+        assertThatThrownBy(() -> store(2)).isInstanceOf(CorruptSnapshotException.class).hasMessageContaining("header checksum mismatch");
+        byte[] id = good.clone();
+        ByteBuffer.wrap(id).putInt(learnerCountAt + 4, 8); // learner 4 -> 8
+        Files.write(file, id);
+        assertThatThrownBy(() -> store(2)).isInstanceOf(CorruptSnapshotException.class).hasMessageContaining("header checksum mismatch");
+        Files.write(file, good);
+        assertThat(store(2).latest().membership()).isEqualTo(m);
     }
 
     @Test

@@ -19,8 +19,11 @@ import java.util.function.IntPredicate;
 public final class Handshake {
     /** "KEEL" in ASCII. */
     public static final int MAGIC = 0x4B45454C;
-    /** Bumped on any change to the hello or to {@link MessageCodec}'s wire format. */
-    public static final short PROTOCOL_VERSION = 1;
+    /**
+     * Bumped on any change to the hello or to {@link MessageCodec}'s wire format. 2: CONFIG entries
+     * (entry type 2) and InstallSnapshot carrying the whole membership (voters, outgoing, learners).
+     */
+    public static final short PROTOCOL_VERSION = 2;
     /** A cluster id takes at most this many bytes of UTF-8. */
     public static final int MAX_CLUSTER_ID_BYTES = 255;
 

@@ -2,6 +2,7 @@ package dev.keel.transport;
 
 import dev.keel.core.Entry;
 import dev.keel.core.EntryType;
+import dev.keel.core.Membership;
 import dev.keel.core.Message;
 import dev.keel.core.Message.AppendEntries;
 import dev.keel.core.Message.AppendEntriesResponse;
@@ -39,10 +40,17 @@ import java.util.List;
  *  7    ReadIndexRequest         context:long
  *  8    ReadIndexResponse        context:long readIndex:long ok:bool
  *
- * entry   := index:long term:long type:byte data:bytes          type 0 = NORMAL, 1 = NOOP
- * meta    := index:long term:long voterCount:int voter:int*voterCount sizeBytes:long crc32c:int
+ * entry   := index:long term:long type:byte data:bytes          type 0 = NORMAL, 1 = NOOP, 2 = CONFIG
+ * meta    := index:long term:long membership sizeBytes:long crc32c:int
+ * membership := ids(voters) ids(outgoing) ids(learners)        the snapshot's {@link Membership}
+ * ids     := count:int id:int*count                              ids strictly ascending
  * </pre>
- * Type numbers and field order are the protocol: never renumber or reorder, add a new type or bump
+ * <p>A CONFIG entry's data is {@link Membership#encode()}; the codec carries it as opaque bytes like any
+ * other entry data. A membership's id lists must be strictly ascending (as {@link Membership} keeps
+ * them), so that every message keeps exactly one encoding; the voters must not be empty and the
+ * learners must not be voters (the {@link Membership} record's own checks).
+ *
+ * <p>Type numbers and field order are the protocol: never renumber or reorder, add a new type or bump
  * {@link Handshake#PROTOCOL_VERSION} instead.
  *
  * <h2>Decoding untrusted bytes</h2>
@@ -75,6 +83,10 @@ public final class MessageCodec {
 
     private static final byte ENTRY_NORMAL = 0;
     private static final byte ENTRY_NOOP = 1;
+    private static final byte ENTRY_CONFIG = 2;
+
+    /** The membership's id lists on the wire, in order (for error messages). */
+    private static final String[] MEMBER_LISTS = {"voter", "outgoing voter", "learner"};
 
     /** type + from + to + term. */
     static final int HEADER_BYTES = 1 + 4 + 4 + 8;
@@ -168,7 +180,14 @@ public final class MessageCodec {
     }
 
     private static long metaBytes(SnapshotMeta meta) {
-        return 8 + 8 + 4 + 4L * meta.voters().length + 8 + 4;
+        long ids = 0;
+        for (int[] list : memberLists(meta.membership())) ids += list.length;
+        return 8 + 8 + 3 * 4 + 4 * ids + 8 + 4;
+    }
+
+    /** The three id lists of a membership on the wire, in order: voters, outgoing voters, learners. */
+    private static int[][] memberLists(Membership m) {
+        return new int[][] {m.voters(), m.outgoing(), m.learners()};
     }
 
     private static void write(Message m, ByteBuffer b, int frameBytes) {
@@ -191,9 +210,11 @@ public final class MessageCodec {
                     .putLong(r.conflictIndex()).putLong(r.readSeq());
             case InstallSnapshot is -> {
                 SnapshotMeta meta = is.meta();
-                int[] voters = meta.voters();
-                b.putLong(meta.index()).putLong(meta.term()).putInt(voters.length);
-                for (int v : voters) b.putInt(v);
+                b.putLong(meta.index()).putLong(meta.term());
+                for (int[] ids : memberLists(meta.membership())) {
+                    b.putInt(ids.length);
+                    for (int id : ids) b.putInt(id);
+                }
                 b.putLong(meta.sizeBytes()).putInt(meta.crc32c());
                 b.putLong(is.offset()).put(bool(is.done())).putInt(is.data().length).put(is.data());
             }
@@ -226,6 +247,7 @@ public final class MessageCodec {
         return switch (t) {
             case NORMAL -> ENTRY_NORMAL;
             case NOOP -> ENTRY_NOOP;
+            case CONFIG -> ENTRY_CONFIG;
         };
     }
 
@@ -364,8 +386,10 @@ public final class MessageCodec {
             EntryType type = switch (typeByte) {
                 case ENTRY_NORMAL -> EntryType.NORMAL;
                 case ENTRY_NOOP -> EntryType.NOOP;
+                case ENTRY_CONFIG -> EntryType.CONFIG;
                 default -> throw new CodecException(name + " entry " + i + " has unknown entry type " + typeByte
-                        + ", expected " + ENTRY_NORMAL + " (NORMAL) or " + ENTRY_NOOP + " (NOOP)");
+                        + ", expected " + ENTRY_NORMAL + " (NORMAL), " + ENTRY_NOOP + " (NOOP) or " + ENTRY_CONFIG
+                        + " (CONFIG)");
             };
             byte[] data = getBytes(b, name, "entry data");
             entries[i] = new Entry(index, entryTerm, type, data);
@@ -378,21 +402,35 @@ public final class MessageCodec {
             throws CodecException {
         long index = getLong(b, name, "snapshot index");
         long snapshotTerm = getLong(b, name, "snapshot term");
-        int voterCount = getInt(b, name, "voter count");
-        if (voterCount < 0 || 4L * voterCount > b.remaining()) {
-            throw new CodecException(name + " voter count " + voterCount + " needs "
-                    + Math.max(0, 4L * voterCount) + " bytes, " + b.remaining() + " left");
-        }
-        int[] voters = new int[voterCount];
-        for (int i = 0; i < voterCount; i++) voters[i] = b.getInt(); // fits: checked above
+        int[][] lists = new int[MEMBER_LISTS.length][];
+        for (int p = 0; p < lists.length; p++) lists[p] = getIds(b, name, MEMBER_LISTS[p]);
+        // Throws IllegalArgumentException (no voters, a learner that is also a voter, a bad id): a CodecException below.
+        Membership membership = new Membership(lists[0], lists[1], lists[2]);
         long sizeBytes = getLong(b, name, "snapshot sizeBytes");
         int crc32c = getInt(b, name, "snapshot crc32c");
         long offset = getLong(b, name, "offset");
         boolean done = getBool(b, name, "done");
         byte[] data = getBytes(b, name, "data");
         end(b, name);
-        return new InstallSnapshot(from, to, term, new SnapshotMeta(index, snapshotTerm, voters, sizeBytes, crc32c),
+        return new InstallSnapshot(from, to, term, new SnapshotMeta(index, snapshotTerm, membership, sizeBytes, crc32c),
                 offset, data, done);
+    }
+
+    /** A counted list of node ids, strictly ascending; the count is checked against the bytes left before allocating. */
+    private static int[] getIds(ByteBuffer b, String name, String what) throws CodecException {
+        int count = getInt(b, name, what + " count");
+        if (count < 0 || 4L * count > b.remaining()) {
+            throw new CodecException(name + " " + what + " count " + count + " needs "
+                    + Math.max(0, 4L * count) + " bytes, " + b.remaining() + " left");
+        }
+        int[] ids = new int[count];
+        for (int i = 0; i < count; i++) {
+            ids[i] = b.getInt(); // fits: checked above
+            if (i > 0 && ids[i] <= ids[i - 1]) {
+                throw new CodecException(name + " " + what + " ids not strictly ascending: " + ids[i - 1] + " then " + ids[i]);
+            }
+        }
+        return ids;
     }
 
     private static String typeName(byte type) throws CodecException {

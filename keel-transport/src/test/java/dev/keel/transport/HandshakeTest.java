@@ -21,7 +21,7 @@ class HandshakeTest {
     @Test
     void helloLayoutIsStable() {
         assertThat(HexFormat.of().formatHex(Handshake.encodeHello("ab", 3)))
-                .isEqualTo("4b45454c" + "0001" + "0002" + "6162" + "00000003");
+                .isEqualTo("4b45454c" + "0002" + "0002" + "6162" + "00000003");
     }
 
     @Test
@@ -41,17 +41,17 @@ class HandshakeTest {
     void badHellosAreRejectedWithExpectedAndActual() {
         assertThat(reason("GET / HTTP/1.1\r\n".getBytes(StandardCharsets.US_ASCII)))
                 .isEqualTo("bad magic: expected 0x4b45454c (KEEL), got 0x47455420 (GET )");
-        byte[] v2 = Handshake.encodeHello("prod-eu", 3);
-        ByteBuffer.wrap(v2).putShort(4, (short) 2);
-        assertThat(reason(v2)).isEqualTo("protocol version mismatch: expected 1, got 2");
+        byte[] v1 = Handshake.encodeHello("prod-eu", 3);
+        ByteBuffer.wrap(v1).putShort(4, (short) 1); // a peer of the previous protocol (voters-only snapshots, no CONFIG)
+        assertThat(reason(v1)).isEqualTo("protocol version mismatch: expected 2, got 1");
         assertThat(reason(Handshake.encodeHello("prod-us", 3)))
                 .isEqualTo("cluster id mismatch: expected 'prod-eu', got 'prod-us'");
         assertThat(reason(Handshake.encodeHello("bad\nid", 3)))
                 .isEqualTo("cluster id mismatch: expected 'prod-eu', got 'bad\\u000aid'");
         assertThat(reason(Handshake.encodeHello("prod-eu", 9))).isEqualTo("unknown node id 9: not a configured peer");
-        byte[] zeroLength = ByteBuffer.allocate(8).putInt(Handshake.MAGIC).putShort((short) 1).putShort((short) 0).array();
+        byte[] zeroLength = ByteBuffer.allocate(8).putInt(Handshake.MAGIC).putShort(Handshake.PROTOCOL_VERSION).putShort((short) 0).array();
         assertThat(reason(zeroLength)).isEqualTo("cluster id length 0 outside 1..255 (expected 'prod-eu')");
-        byte[] tooLong = ByteBuffer.allocate(8).putInt(Handshake.MAGIC).putShort((short) 1).putShort((short) 0xffff).array();
+        byte[] tooLong = ByteBuffer.allocate(8).putInt(Handshake.MAGIC).putShort(Handshake.PROTOCOL_VERSION).putShort((short) 0xffff).array();
         assertThat(reason(tooLong)).startsWith("cluster id length 65535 outside 1..255");
     }
 

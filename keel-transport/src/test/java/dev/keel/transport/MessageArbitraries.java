@@ -2,6 +2,7 @@ package dev.keel.transport;
 
 import dev.keel.core.Entry;
 import dev.keel.core.EntryType;
+import dev.keel.core.Membership;
 import dev.keel.core.Message;
 import dev.keel.core.Message.AppendEntries;
 import dev.keel.core.Message.AppendEntriesResponse;
@@ -14,6 +15,7 @@ import dev.keel.core.Message.RequestVoteResponse;
 import dev.keel.core.SnapshotMeta;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Combinators;
@@ -32,6 +34,29 @@ final class MessageArbitraries {
 
     static Arbitrary<byte[]> data(int maxBytes) {
         return Arbitraries.bytes().array(byte[].class).ofMaxSize(maxBytes);
+    }
+
+    /** Node ids for memberships: mostly small (so voters, outgoing voters and learners overlap), sometimes any. */
+    static Arbitrary<Integer> memberIds() {
+        return Arbitraries.frequencyOf(
+                net.jqwik.api.Tuple.of(3, Arbitraries.integers().between(1, 9)),
+                net.jqwik.api.Tuple.of(1, nodeIds()));
+    }
+
+    /**
+     * Valid memberships: 1..7 voters; half of them joint (1..7 outgoing voters, which may overlap the
+     * voters); 0..4 learners, none of them a voter or an outgoing voter.
+     */
+    static Arbitrary<Membership> memberships() {
+        Arbitrary<Set<Integer>> voters = memberIds().set().ofMinSize(1).ofMaxSize(7);
+        Arbitrary<Set<Integer>> outgoing = Arbitraries.oneOf(Arbitraries.just(Set.of()), memberIds().set().ofMinSize(1).ofMaxSize(7));
+        Arbitrary<Set<Integer>> learners = memberIds().set().ofMaxSize(4);
+        return Combinators.combine(voters, outgoing, learners).as((v, o, l) -> new Membership(
+                ints(v), ints(o), l.stream().filter(id -> !v.contains(id) && !o.contains(id)).mapToInt(Integer::intValue).toArray()));
+    }
+
+    private static int[] ints(Set<Integer> ids) {
+        return ids.stream().mapToInt(Integer::intValue).toArray();
     }
 
     static Arbitrary<Message> messages() {
@@ -56,7 +81,8 @@ final class MessageArbitraries {
                 nodeIds(), nodeIds(),
                 Arbitraries.longs().between(0, Long.MAX_VALUE - 100),
                 Arbitraries.longs().between(0, term),
-                Combinators.combine(Arbitraries.longs().between(0, term), Arbitraries.of(EntryType.values()), data(40))
+                Combinators.combine(Arbitraries.longs().between(0, term), Arbitraries.of(EntryType.values()), data(40),
+                                memberships())
                         .as(EntryDraft::new).list().ofMaxSize(6),
                 nonNegative(), nonNegative())
                 .as((from, to, prevLogIndex, prevLogTerm, drafts, leaderCommit, readSeq) -> {
@@ -66,14 +92,18 @@ final class MessageArbitraries {
                     List<Entry> entries = new ArrayList<>();
                     for (int i = 0; i < drafts.size(); i++) {
                         EntryDraft d = drafts.get(i);
-                        byte[] bytes = d.type() == EntryType.NOOP ? new byte[0] : d.data();
+                        byte[] bytes = switch (d.type()) {
+                            case NORMAL -> d.data();
+                            case NOOP -> new byte[0];
+                            case CONFIG -> d.membership().encode();
+                        };
                         entries.add(new Entry(prevLogIndex + 1 + i, entryTerms.get(i), d.type(), bytes));
                     }
                     return new AppendEntries(from, to, term, prevLogIndex, prevLogTerm, entries, leaderCommit, readSeq);
                 }));
     }
 
-    private record EntryDraft(long term, EntryType type, byte[] data) {}
+    private record EntryDraft(long term, EntryType type, byte[] data, Membership membership) {}
 
     static Arbitrary<Message> appendEntriesResponses() {
         return Combinators.combine(nodeIds(), nodeIds(), nonNegative(), Arbitraries.of(true, false), nonNegative(),
@@ -85,8 +115,8 @@ final class MessageArbitraries {
     static Arbitrary<Message> installSnapshots() {
         Arbitrary<SnapshotMeta> metaDraft = Combinators.combine(
                 Arbitraries.longs().between(1, Long.MAX_VALUE), Arbitraries.longs().between(1, Long.MAX_VALUE),
-                nodeIds().array(int[].class).ofMaxSize(7), Arbitraries.integers())
-                .as((index, term, voters, crc) -> new SnapshotMeta(index, term, voters, 0, crc));
+                memberships(), Arbitraries.integers())
+                .as((index, term, membership, crc) -> new SnapshotMeta(index, term, membership, 0, crc));
         Arbitrary<Long> extra = Arbitraries.frequencyOf(
                 net.jqwik.api.Tuple.of(1, Arbitraries.just(0L)),
                 net.jqwik.api.Tuple.of(1, Arbitraries.longs().between(1, 1L << 40)));
@@ -94,7 +124,7 @@ final class MessageArbitraries {
                 Arbitraries.longs().between(0, 1L << 40), data(64), extra)
                 .as((from, to, term, m, offset, chunk, more) -> {
                     long size = offset + chunk.length + more;
-                    SnapshotMeta meta = new SnapshotMeta(m.index(), m.term(), m.voters(), size, m.crc32c());
+                    SnapshotMeta meta = new SnapshotMeta(m.index(), m.term(), m.membership(), size, m.crc32c());
                     return new InstallSnapshot(from, to, term, meta, offset, chunk, more == 0);
                 });
     }
@@ -115,6 +145,9 @@ final class MessageArbitraries {
                 .as(ReadIndexResponse::new);
     }
 
+    /** A joint configuration with learners, for the samples. */
+    static final Membership JOINT = new Membership(new int[] {1, 2, 4}, new int[] {1, 2, 3}, new int[] {5, 6});
+
     /**
      * A deterministic message of type {@code i % 8} from {@code from} to {@code to} whose term is
      * {@code term}: for delivery tests, where the term doubles as a sequence number.
@@ -125,10 +158,11 @@ final class MessageArbitraries {
             case 0 -> new RequestVote(from, to, term, i, 0, i % 3 == 0);
             case 1 -> new RequestVoteResponse(from, to, term, true, false);
             case 2 -> new AppendEntries(from, to, term, 10, 1,
-                    List.of(Entry.normal(11, 1, payload), Entry.noop(12, term), Entry.normal(13, term, payload)), 9, i);
+                    List.of(Entry.normal(11, 1, payload), Entry.noop(12, term), Entry.normal(13, term, payload),
+                            new Entry(14, term, EntryType.CONFIG, JOINT.encode())), 9, i);
             case 3 -> new AppendEntriesResponse(from, to, term, i % 2 == 0, 13, 0, 0, i);
-            case 4 -> new InstallSnapshot(from, to, term, new SnapshotMeta(100, 1, new int[] {1, 2, 3}, 6, 0x1234),
-                    3, payload, true);
+            case 4 -> new InstallSnapshot(from, to, term, new SnapshotMeta(100, 1, i % 16 == 4 ? JOINT : Membership.of(1, 2, 3),
+                    6, 0x1234), 3, payload, true);
             case 5 -> new InstallSnapshotResponse(from, to, term, 100, 6, true, false);
             case 6 -> new ReadIndexRequest(from, to, term, -i);
             default -> new ReadIndexResponse(from, to, term, -i, 99, true);

@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.fail;
 
 import dev.keel.core.Entry;
+import dev.keel.core.EntryType;
+import dev.keel.core.Membership;
 import dev.keel.core.Message;
 import dev.keel.core.Message.AppendEntries;
 import dev.keel.core.Message.InstallSnapshot;
@@ -132,10 +134,16 @@ class MessageCodecTest {
                 // InstallSnapshot claiming 2^31-1 voters
                 bodyFrame(ByteBuffer.allocate(17 + 20).put(MessageCodec.TYPE_INSTALL_SNAPSHOT).putInt(1).putInt(2).putLong(1)
                         .putLong(1).putLong(1).putInt(Integer.MAX_VALUE)),
+                // InstallSnapshot claiming 2^31-1 outgoing voters
+                bodyFrame(ByteBuffer.allocate(17 + 28).put(MessageCodec.TYPE_INSTALL_SNAPSHOT).putInt(1).putInt(2).putLong(1)
+                        .putLong(1).putLong(1).putInt(1).putInt(1).putInt(Integer.MAX_VALUE)),
+                // InstallSnapshot claiming 2^31-1 learners
+                bodyFrame(ByteBuffer.allocate(17 + 32).put(MessageCodec.TYPE_INSTALL_SNAPSHOT).putInt(1).putInt(2).putLong(1)
+                        .putLong(1).putLong(1).putInt(1).putInt(1).putInt(0).putInt(Integer.MAX_VALUE)),
                 // InstallSnapshot chunk claiming 2^31-1 bytes
-                bodyFrame(ByteBuffer.allocate(17 + 32 + 13).put(MessageCodec.TYPE_INSTALL_SNAPSHOT).putInt(1).putInt(2).putLong(1)
-                        .putLong(1).putLong(1).putInt(0).putLong(Long.MAX_VALUE).putInt(0).putLong(0).put((byte) 0)
-                        .putInt(Integer.MAX_VALUE)),
+                bodyFrame(ByteBuffer.allocate(17 + 44 + 13).put(MessageCodec.TYPE_INSTALL_SNAPSHOT).putInt(1).putInt(2).putLong(1)
+                        .putLong(1).putLong(1).putInt(1).putInt(1).putInt(0).putInt(0).putLong(Long.MAX_VALUE).putInt(0)
+                        .putLong(0).put((byte) 0).putInt(Integer.MAX_VALUE)),
                 // negative counts and lengths
                 bodyFrame(ByteBuffer.allocate(17 + 36).put(MessageCodec.TYPE_APPEND_ENTRIES).putInt(1).putInt(2).putLong(1)
                         .putLong(0).putLong(0).putLong(0).putLong(0).putInt(-1)));
@@ -175,11 +183,29 @@ class MessageCodecTest {
                 .isEqualTo("0000004c" + "03" + "00000001" + "00000002" + "0000000000000003"
                         + "0000000000000004" + "0000000000000002" + "0000000000000004" + "0000000000000009"
                         + "00000001" + "0000000000000005" + "0000000000000003" + "00" + "00000002" + "abcd");
+        // Protocol 2: entry type 2 = CONFIG, its data Membership.encode() carried as opaque bytes.
+        AppendEntries config = new AppendEntries(1, 2, 3, 4, 2,
+                List.of(new Entry(5, 3, EntryType.CONFIG, new Membership(new int[] {1}, new int[0], new int[] {2}).encode())), 4, 9);
+        assertThat(HexFormat.of().formatHex(codec.encode(config)))
+                .isEqualTo("0000005f" + "03" + "00000001" + "00000002" + "0000000000000003"
+                        + "0000000000000004" + "0000000000000002" + "0000000000000004" + "0000000000000009"
+                        + "00000001" + "0000000000000005" + "0000000000000003" + "02" + "00000015"
+                        + "01" + "00000001" + "00000001" + "00000000" + "00000001" + "00000002");
+        // Protocol 2: the snapshot's membership is three counted id lists: voters, outgoing voters, learners.
         InstallSnapshot is = new InstallSnapshot(1, 2, 3, new SnapshotMeta(7, 2, new int[] {1, 2}, 10, 0xcafe), 8,
                 new byte[] {1, 2}, true);
         assertThat(HexFormat.of().formatHex(codec.encode(is)))
-                .isEqualTo("00000048" + "05" + "00000001" + "00000002" + "0000000000000003"
+                .isEqualTo("00000050" + "05" + "00000001" + "00000002" + "0000000000000003"
                         + "0000000000000007" + "0000000000000002" + "00000002" + "00000001" + "00000002"
+                        + "00000000" + "00000000"
+                        + "000000000000000a" + "0000cafe" + "0000000000000008" + "01" + "00000002" + "0102");
+        Membership joint = new Membership(new int[] {3, 1}, new int[] {2, 1}, new int[] {9});
+        InstallSnapshot jointIs = new InstallSnapshot(1, 2, 3, new SnapshotMeta(7, 2, joint, 10, 0xcafe), 8,
+                new byte[] {1, 2}, true);
+        assertThat(HexFormat.of().formatHex(codec.encode(jointIs)))
+                .isEqualTo("0000005c" + "05" + "00000001" + "00000002" + "0000000000000003"
+                        + "0000000000000007" + "0000000000000002"
+                        + "00000002" + "00000001" + "00000003" + "00000002" + "00000001" + "00000002" + "00000001" + "00000009"
                         + "000000000000000a" + "0000cafe" + "0000000000000008" + "01" + "00000002" + "0102");
     }
 
@@ -201,7 +227,14 @@ class MessageCodecTest {
 
         AppendEntries ae = new AppendEntries(1, 2, 3, 4, 2, List.of(Entry.normal(5, 3, new byte[] {7})), 4, 9);
         byte[] aeFrame = codec.encode(ae);
-        assertRejected(patch(aeFrame, 4 + 17 + 36 + 16, 2), "entry 0 has unknown entry type 2");
+        assertRejected(patch(aeFrame, 4 + 17 + 36 + 16, 3), "entry 0 has unknown entry type 3, expected 0 (NORMAL), 1 (NOOP) or 2 (CONFIG)");
+        assertRejected(patch(aeFrame, 4 + 17 + 36 + 16, -1), "entry 0 has unknown entry type -1");
+        try {
+            AppendEntries asConfig = (AppendEntries) codec.decode(patch(aeFrame, 4 + 17 + 36 + 16, 2));
+            assertThat(asConfig.entries()).containsExactly(new Entry(5, 3, EntryType.CONFIG, new byte[] {7}));
+        } catch (CodecException e) {
+            fail("type 2 is CONFIG", e);
+        }
         assertRejected(patch(aeFrame, 4 + 17 + 36 + 7, 6), "invalid AppendEntries: entries not contiguous: expected index 5, got 6");
     }
 
@@ -223,6 +256,30 @@ class MessageCodecTest {
         int doneAt = chunk.length - 2 - 4 - 1;
         assertThatThrownBy(() -> codec.decode(patch(chunk, doneAt, 0))).isInstanceOf(CodecException.class)
                 .hasMessageContaining("invalid InstallSnapshot: done=false but chunk ends at 10 of 10");
+
+        // The membership: ids strictly ascending (one encoding per message), and Membership's own rules.
+        Membership m = new Membership(new int[] {1, 2, 3}, new int[0], new int[] {5});
+        byte[] frame = codec.encode(new InstallSnapshot(1, 2, 3, new SnapshotMeta(7, 2, m, 10, 0), 8, new byte[] {1, 2}, true));
+        int voters = 4 + 17 + 16; // voter count, then 1, 2, 3
+        int learners = voters + 4 + 12 + 4; // learner count, then 5
+        byte[] unsorted = frame.clone();
+        ByteBuffer.wrap(unsorted).putInt(voters + 4, 2).putInt(voters + 8, 1);
+        assertRejected(unsorted, "InstallSnapshot voter ids not strictly ascending: 2 then 1");
+        byte[] repeated = frame.clone();
+        ByteBuffer.wrap(repeated).putInt(voters + 8, 1);
+        assertRejected(repeated, "voter ids not strictly ascending: 1 then 1");
+        byte[] learnerVotes = frame.clone();
+        ByteBuffer.wrap(learnerVotes).putInt(learners + 4, 3);
+        assertRejected(learnerVotes, "invalid InstallSnapshot: node 3 cannot be both a voter and a learner");
+        byte[] zeroId = frame.clone();
+        ByteBuffer.wrap(zeroId).putInt(learners + 4, 0);
+        assertRejected(zeroId, "invalid InstallSnapshot");
+        byte[] noVoters = ByteBuffer.allocate(frame.length - 12).putInt(frame.length - 16)
+                .put(frame, 4, voters - 4).putInt(0).put(frame, voters + 16, frame.length - voters - 16).array();
+        assertRejected(noVoters, "invalid InstallSnapshot: a configuration needs at least one voter");
+        byte[] outgoingOverrun = frame.clone();
+        ByteBuffer.wrap(outgoingOverrun).putInt(voters + 16, 1 << 20);
+        assertRejected(outgoingOverrun, "InstallSnapshot outgoing voter count 1048576 needs 4194304 bytes");
     }
 
     @Test
