@@ -15,16 +15,36 @@ public sealed interface Message {
 
     long term();
 
-    /** RequestVote RPC (Figure 2). With {@code preVote} set it is the Pre-Vote probe of thesis §9.6:
-     * {@code term} is the term the sender would campaign in, and no one changes term on its account. */
-    record RequestVote(int from, int to, long term, long lastLogIndex, long lastLogTerm, boolean preVote)
-            implements Message {
+    /**
+     * RequestVote RPC (Figure 2). With {@code preVote} set it is the Pre-Vote probe of thesis §9.6:
+     * {@code term} is the term the sender would campaign in, and no one changes term on its account.
+     * With {@code leadershipTransfer} set the current leader asked for this election (thesis §3.10),
+     * so voters do not refuse it for having heard from that leader recently (§4.2.3).
+     */
+    record RequestVote(int from, int to, long term, long lastLogIndex, long lastLogTerm, boolean preVote,
+                       boolean leadershipTransfer) implements Message {
         public RequestVote {
             Checks.node("from", from);
             Checks.node("to", to);
             Checks.nonNegative("term", term);
             Checks.nonNegative("lastLogIndex", lastLogIndex);
             Checks.nonNegative("lastLogTerm", lastLogTerm);
+        }
+
+        public RequestVote(int from, int to, long term, long lastLogIndex, long lastLogTerm, boolean preVote) {
+            this(from, to, term, lastLogIndex, lastLogTerm, preVote, false);
+        }
+    }
+
+    /**
+     * The leader tells its chosen successor, whose log it has brought up to date, to start an
+     * election at once (thesis §3.10, leadership transfer).
+     */
+    record TimeoutNow(int from, int to, long term) implements Message {
+        public TimeoutNow {
+            Checks.node("from", from);
+            Checks.node("to", to);
+            Checks.nonNegative("term", term);
         }
     }
 

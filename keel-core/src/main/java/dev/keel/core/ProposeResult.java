@@ -24,6 +24,8 @@ public sealed interface ProposeResult {
         /** A learner to promote is more than {@code maxLearnerLagEntries} behind (thesis §4.2.1). */
         NOT_CAUGHT_UP,
         /** The requested configuration is not valid (for example a voter demoted to learner in one step). */
-        INVALID_MEMBERSHIP
+        INVALID_MEMBERSHIP,
+        /** Leadership is being transferred (thesis §3.10): proposals wait for the new leader. */
+        TRANSFERRING
     }
 }

@@ -8,6 +8,7 @@ import dev.keel.core.Message.ReadIndexRequest;
 import dev.keel.core.Message.ReadIndexResponse;
 import dev.keel.core.Message.RequestVote;
 import dev.keel.core.Message.RequestVoteResponse;
+import dev.keel.core.Message.TimeoutNow;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -64,6 +65,9 @@ public final class RaftNode {
     // Leader state; null unless role == LEADER.
     private Progress[] progress = new Progress[0];
     private long uncommittedBytes;
+    /** Thesis §3.10: the voter this leader is handing leadership to, and for how many ticks. */
+    private int transferTarget = NONE;
+    private int transferElapsed;
     /** Sizes of this leader's proposals not yet committed, for uncommittedBytes without rereading the log. */
     private final SizeQueue proposalSizes = new SizeQueue();
     private long readSeq;
@@ -149,6 +153,9 @@ public final class RaftNode {
     private void tickLeader() {
         electionElapsed++;
         heartbeatElapsed++;
+        if (transferTarget != NONE && ++transferElapsed >= config.electionTimeoutTicks()) {
+            transferTarget = NONE; // the target did not take over in time: accept proposals again
+        }
         if (electionElapsed >= config.electionTimeoutTicks()) {
             electionElapsed = 0;
             if (config.checkQuorum()) {
@@ -207,7 +214,8 @@ public final class RaftNode {
                 // Thesis §4.2.3 (with check-quorum) and §9.6 (Pre-Vote): while a current leader is
                 // being heard from, a RequestVote neither raises our term nor gets a vote, so a
                 // removed or partitioned server cannot disrupt the cluster.
-                if (rv.preVote() ? heardFromLeaderRecently() : config.checkQuorum() && heardFromLeaderRecently()) {
+                boolean inLease = rv.preVote() ? heardFromLeaderRecently() : config.checkQuorum() && heardFromLeaderRecently();
+                if (inLease && !rv.leadershipTransfer()) {
                     send(new RequestVoteResponse(id, m.from(), currentTerm, false, rv.preVote()));
                     checkInvariants();
                     return;
@@ -233,6 +241,7 @@ public final class RaftNode {
                 case InstallSnapshot is -> send(new InstallSnapshotResponse(id, m.from(), currentTerm, is.meta().index(),
                         0, false, false));
                 case InstallSnapshotResponse r -> { }
+                case TimeoutNow r -> { }
                 case RequestVoteResponse r -> { }
                 case AppendEntriesResponse r -> { }
                 case ReadIndexResponse r -> { }
@@ -250,6 +259,7 @@ public final class RaftNode {
             case ReadIndexResponse r -> onReadIndexResponse(r);
             case InstallSnapshot is -> onInstallSnapshot(is);
             case InstallSnapshotResponse r -> onInstallSnapshotResponse(r);
+            case TimeoutNow t -> onTimeoutNow(t);
         }
         checkInvariants();
     }
@@ -260,6 +270,9 @@ public final class RaftNode {
      */
     public ProposeResult propose(byte[] command) {
         if (role != Role.LEADER) return new ProposeResult.NotLeader(leaderId);
+        if (transferTarget != NONE) {
+            return new ProposeResult.Rejected(ProposeResult.Reason.TRANSFERRING, "leadership is moving to " + transferTarget);
+        }
         long size = command.length + Entry.OVERHEAD_BYTES;
         if (size > config.maxBytesPerAppend()) {
             return new ProposeResult.Rejected(ProposeResult.Reason.TOO_LARGE,
@@ -389,6 +402,10 @@ public final class RaftNode {
     }
 
     private void becomeCandidate() {
+        becomeCandidate(false);
+    }
+
+    private void becomeCandidate(boolean leadershipTransfer) {
         if (!(role != Role.LEADER)) throw new InvariantViolation("leader " + id + " cannot become candidate");
         // §5.2: increment currentTerm, vote for self, reset the election timer, send RequestVote.
         role = Role.CANDIDATE;
@@ -403,7 +420,9 @@ public final class RaftNode {
             return;
         }
         for (int p : peers) {
-            if (membership.isVoter(p)) send(new RequestVote(id, p, currentTerm, log.lastIndex(), log.lastTerm(), false));
+            if (membership.isVoter(p)) {
+                send(new RequestVote(id, p, currentTerm, log.lastIndex(), log.lastTerm(), false, leadershipTransfer));
+            }
         }
     }
 
@@ -419,6 +438,7 @@ public final class RaftNode {
         if (wasLeader) abortPendingReads();
         role = Role.FOLLOWER;
         leaderId = leader;
+        transferTarget = NONE;
         progress = new Progress[0];
         uncommittedBytes = 0;
         electionElapsed = 0;
@@ -641,6 +661,9 @@ public final class RaftNode {
                 pr.freeInflightTo(m.index());
                 if (pr.state != Progress.State.REPLICATE) pr.becomeReplicate();
                 maybeCommit();
+                if (role == Role.LEADER && pr.id == transferTarget && pr.matchIndex == log.lastIndex()) {
+                    send(new TimeoutNow(id, pr.id, currentTerm));
+                }
             } else if (pr.state == Progress.State.PROBE) {
                 // A successful probe at an index we already knew: the follower matches up to
                 // matchIndex, so stream from there.
@@ -917,6 +940,9 @@ public final class RaftNode {
         if (target.isJoint()) {
             return new ProposeResult.Rejected(ProposeResult.Reason.INVALID_MEMBERSHIP, "the target must not be joint");
         }
+        if (transferTarget != NONE) {
+            return new ProposeResult.Rejected(ProposeResult.Reason.TRANSFERRING, "leadership is moving to " + transferTarget);
+        }
         if (membership.isJoint() || membershipIndex > log.commitIndex || !committedInCurrentTerm()) {
             return new ProposeResult.Rejected(ProposeResult.Reason.MEMBERSHIP_CHANGE_PENDING,
                     "configuration at " + membershipIndex + " (" + membership + ") not yet committed in term "
@@ -956,6 +982,38 @@ public final class RaftNode {
         log.append(e);
         applyMembership(next, e.index());
         return e;
+    }
+
+    /**
+     * Hands leadership to {@code target} (thesis §3.10): the leader stops accepting proposals,
+     * brings the target's log up to date, then tells it to start an election at once (TimeoutNow).
+     * Gives up after an election timeout. Returns Accepted with the log index the target must reach.
+     */
+    public ProposeResult transferLeadership(int target) {
+        if (role != Role.LEADER) return new ProposeResult.NotLeader(leaderId);
+        if (target == id || !membership.isVoter(target) || slotOf(target) < 0) {
+            return new ProposeResult.Rejected(ProposeResult.Reason.INVALID_MEMBERSHIP,
+                    "node " + target + " is not another voter of " + membership);
+        }
+        transferTarget = target;
+        transferElapsed = 0;
+        if (peerProgress(target).matchIndex == log.lastIndex()) send(new TimeoutNow(id, target, currentTerm));
+        checkInvariants();
+        return new ProposeResult.Accepted(log.lastIndex(), currentTerm);
+    }
+
+    private void onTimeoutNow(TimeoutNow m) {
+        // Only the leader of our term can ask, and only a voter can run; skip Pre-Vote: the leader
+        // itself wants this election, and it stands aside for it.
+        if (role == Role.LEADER || m.from() != leaderId || !membership.isVoter(id)) return;
+        electionElapsed = 0;
+        leaseGuardFromStart = false;
+        becomeCandidate(true);
+    }
+
+    /** The node leadership is being transferred to, or NONE. */
+    public int transferTarget() {
+        return transferTarget;
     }
 
     /** Leader: leave a committed joint configuration (thesis §4.3); step down once removed (§4.2.2). */

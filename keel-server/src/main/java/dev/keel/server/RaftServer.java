@@ -536,10 +536,17 @@ public final class RaftServer implements AutoCloseable {
         StateMachine.SnapshotWriter writer = stateMachine.snapshot();
         lastSnapshotIndex = index;
         bytesSinceSnapshot = 0;
+        // The configuration as of the snapshot's index travels in it (thesis §5.1); the core, which
+        // knows it, lives on the event loop, so ask there.
+        CompletableFuture<Membership> membershipAtIndex = new CompletableFuture<>();
+        if (!inbox.offer(new Task(() -> membershipAtIndex.complete(node.membershipAt(index))))) {
+            snapshotInProgress.set(false);
+            return; // the loop is overloaded: skip this one, the next threshold tries again
+        }
         snapshotWriter.execute(() -> {
             try {
-                // TODO(membership): the configuration as of index, once the core tracks it; the static voters for now.
-                LogStore.SnapshotSink sink = store.beginSnapshot(index, term, Membership.of(voters));
+                Membership membership = membershipAtIndex.get(config.proposalTimeoutMillis(), TimeUnit.MILLISECONDS);
+                LogStore.SnapshotSink sink = store.beginSnapshot(index, term, membership);
                 try {
                     writer.writeTo(sink.stream());
                     SnapshotMeta meta = sink.commit();

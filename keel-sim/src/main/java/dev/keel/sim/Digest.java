@@ -41,7 +41,9 @@ final class Digest {
                 mix(r.lastLogIndex());
                 mix(r.lastLogTerm());
                 mix(r.preVote() ? 1 : 0);
+                mix(r.leadershipTransfer() ? 1 : 0);
             }
+            case Message.TimeoutNow t -> mix(9);
             case Message.RequestVoteResponse r -> {
                 mix(2);
                 mix(r.voteGranted() ? 1 : 0);

@@ -351,7 +351,7 @@ public final class ManualCluster {
     public static String describe(Message m) {
         String head = m.from() + "->" + m.to() + " ";
         return head + switch (m) {
-            case Message.RequestVote v -> (v.preVote() ? "PreVote" : "RequestVote") + " term=" + v.term()
+            case Message.RequestVote v -> (v.preVote() ? "PreVote" : v.leadershipTransfer() ? "RequestVote(transfer)" : "RequestVote") + " term=" + v.term()
                     + " last=" + v.lastLogIndex() + "/" + v.lastLogTerm();
             case Message.RequestVoteResponse r -> (r.preVote() ? "PreVoteResponse" : "RequestVoteResponse")
                     + " term=" + r.term() + (r.voteGranted() ? " granted" : " rejected");
@@ -364,6 +364,7 @@ public final class ManualCluster {
             case Message.ReadIndexRequest r -> "ReadIndex term=" + r.term() + " ctx=" + r.context();
             case Message.ReadIndexResponse r -> "ReadIndexResponse term=" + r.term() + " ctx=" + r.context()
                     + (r.ok() ? " index=" + r.readIndex() : " refused");
+            case Message.TimeoutNow t -> "TimeoutNow term=" + t.term();
             case Message.InstallSnapshot i -> "InstallSnapshot term=" + i.term() + " snap=" + i.meta().index() + "/"
                     + i.meta().term() + " offset=" + i.offset() + " bytes=" + i.data().length + (i.done() ? " done" : "");
             case Message.InstallSnapshotResponse r -> "InstallSnapshotResponse term=" + r.term() + " snap="

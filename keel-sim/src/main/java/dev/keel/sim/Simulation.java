@@ -74,6 +74,7 @@ public final class Simulation {
     private final int n; // every simulated node, members or not
     private final boolean membershipChangesOn;
     private int membershipChanges;
+    private int transfers;
     private final SimNode[] nodes; // index = node id - 1
     private final boolean[][] blocked; // blocked[from-1][to-1]: the link drops everything
     private double lossRate;
@@ -380,7 +381,20 @@ public final class Simulation {
         java.util.List<Integer> outside = new java.util.ArrayList<>();
         for (int id = 1; id <= n; id++) if (!m.contains(id)) outside.add(id);
         String what;
-        switch (rng.nextInt(5)) {
+        int op = rng.nextInt(6);
+        if (op == 5) {
+            // Thesis §3.10: hand leadership to another voter, lagging or not.
+            java.util.List<Integer> others = new java.util.ArrayList<>(voters);
+            others.remove(Integer.valueOf(leader.id));
+            if (others.isEmpty()) return;
+            int to = others.get(rng.nextInt(others.size()));
+            ProposeResult r = leader.raft.transferLeadership(to);
+            traceNote("transfer: n" + leader.id + " -> n" + to + " " + r);
+            if (r instanceof ProposeResult.Accepted) transfers++;
+            leader.afterInput();
+            return;
+        }
+        switch (op) {
             case 0 -> {
                 if (outside.isEmpty()) return;
                 int id = outside.get(rng.nextInt(outside.size()));

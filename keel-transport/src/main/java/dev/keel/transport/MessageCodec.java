@@ -12,6 +12,7 @@ import dev.keel.core.Message.ReadIndexRequest;
 import dev.keel.core.Message.ReadIndexResponse;
 import dev.keel.core.Message.RequestVote;
 import dev.keel.core.Message.RequestVoteResponse;
+import dev.keel.core.Message.TimeoutNow;
 import dev.keel.core.SnapshotMeta;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -30,7 +31,7 @@ import java.util.List;
  * body    := type:byte  from:int  to:int  term:long  fields(type)
  *
  * type  message                  fields, in order
- *  1    RequestVote              lastLogIndex:long lastLogTerm:long preVote:bool
+ *  1    RequestVote              lastLogIndex:long lastLogTerm:long preVote:bool leadershipTransfer:bool
  *  2    RequestVoteResponse      voteGranted:bool preVote:bool
  *  3    AppendEntries            prevLogIndex:long prevLogTerm:long leaderCommit:long readSeq:long
  *                                count:int entry*count
@@ -39,6 +40,7 @@ import java.util.List;
  *  6    InstallSnapshotResponse  snapshotIndex:long nextOffset:long installed:bool mismatch:bool
  *  7    ReadIndexRequest         context:long
  *  8    ReadIndexResponse        context:long readIndex:long ok:bool
+ *  9    TimeoutNow               (no fields)
  *
  * entry   := index:long term:long type:byte data:bytes          type 0 = NORMAL, 1 = NOOP, 2 = CONFIG
  * meta    := index:long term:long membership sizeBytes:long crc32c:int
@@ -80,6 +82,7 @@ public final class MessageCodec {
     static final byte TYPE_INSTALL_SNAPSHOT_RESPONSE = 6;
     static final byte TYPE_READ_INDEX_REQUEST = 7;
     static final byte TYPE_READ_INDEX_RESPONSE = 8;
+    static final byte TYPE_TIMEOUT_NOW = 9;
 
     private static final byte ENTRY_NORMAL = 0;
     private static final byte ENTRY_NOOP = 1;
@@ -163,7 +166,8 @@ public final class MessageCodec {
 
     static long bodyBytes(Message m) {
         long fields = switch (m) {
-            case RequestVote rv -> 8 + 8 + 1;
+            case RequestVote rv -> 8 + 8 + 1 + 1;
+            case TimeoutNow t -> 0;
             case RequestVoteResponse r -> 1 + 1;
             case AppendEntries ae -> {
                 long n = 8 + 8 + 8 + 8 + 4;
@@ -195,7 +199,9 @@ public final class MessageCodec {
         b.putInt(frameBytes - LENGTH_PREFIX_BYTES);
         b.put(typeOf(m)).putInt(m.from()).putInt(m.to()).putLong(m.term());
         switch (m) {
-            case RequestVote rv -> b.putLong(rv.lastLogIndex()).putLong(rv.lastLogTerm()).put(bool(rv.preVote()));
+            case RequestVote rv -> b.putLong(rv.lastLogIndex()).putLong(rv.lastLogTerm()).put(bool(rv.preVote()))
+                    .put(bool(rv.leadershipTransfer()));
+            case TimeoutNow t -> { } // no fields beyond the header
             case RequestVoteResponse r -> b.put(bool(r.voteGranted())).put(bool(r.preVote()));
             case AppendEntries ae -> {
                 b.putLong(ae.prevLogIndex()).putLong(ae.prevLogTerm()).putLong(ae.leaderCommit()).putLong(ae.readSeq());
@@ -240,6 +246,7 @@ public final class MessageCodec {
             case InstallSnapshotResponse r -> TYPE_INSTALL_SNAPSHOT_RESPONSE;
             case ReadIndexRequest r -> TYPE_READ_INDEX_REQUEST;
             case ReadIndexResponse r -> TYPE_READ_INDEX_RESPONSE;
+            case TimeoutNow r -> TYPE_TIMEOUT_NOW;
         };
     }
 
@@ -318,8 +325,9 @@ public final class MessageCodec {
                     long lastLogIndex = getLong(b, name, "lastLogIndex");
                     long lastLogTerm = getLong(b, name, "lastLogTerm");
                     boolean preVote = getBool(b, name, "preVote");
+                    boolean leadershipTransfer = getBool(b, name, "leadershipTransfer");
                     end(b, name);
-                    yield new RequestVote(from, to, term, lastLogIndex, lastLogTerm, preVote);
+                    yield new RequestVote(from, to, term, lastLogIndex, lastLogTerm, preVote, leadershipTransfer);
                 }
                 case TYPE_REQUEST_VOTE_RESPONSE -> {
                     boolean voteGranted = getBool(b, name, "voteGranted");
@@ -350,6 +358,10 @@ public final class MessageCodec {
                     long context = getLong(b, name, "context");
                     end(b, name);
                     yield new ReadIndexRequest(from, to, term, context);
+                }
+                case TYPE_TIMEOUT_NOW -> {
+                    end(b, name);
+                    yield new TimeoutNow(from, to, term);
                 }
                 case TYPE_READ_INDEX_RESPONSE -> {
                     long context = getLong(b, name, "context");
@@ -443,7 +455,8 @@ public final class MessageCodec {
             case TYPE_INSTALL_SNAPSHOT_RESPONSE -> "InstallSnapshotResponse";
             case TYPE_READ_INDEX_REQUEST -> "ReadIndexRequest";
             case TYPE_READ_INDEX_RESPONSE -> "ReadIndexResponse";
-            default -> throw new CodecException("unknown message type " + type + ", expected 1.." + TYPE_READ_INDEX_RESPONSE);
+            case TYPE_TIMEOUT_NOW -> "TimeoutNow";
+            default -> throw new CodecException("unknown message type " + type + ", expected 1.." + TYPE_TIMEOUT_NOW);
         };
     }
 

@@ -61,12 +61,16 @@ final class MessageArbitraries {
 
     static Arbitrary<Message> messages() {
         return Arbitraries.oneOf(requestVotes(), requestVoteResponses(), appendEntries(), appendEntriesResponses(),
-                installSnapshots(), installSnapshotResponses(), readIndexRequests(), readIndexResponses());
+                installSnapshots(), installSnapshotResponses(), readIndexRequests(), readIndexResponses(), timeoutNows());
     }
 
     static Arbitrary<Message> requestVotes() {
-        return Combinators.combine(nodeIds(), nodeIds(), nonNegative(), nonNegative(), nonNegative(), Arbitraries.of(true, false))
-                .as(RequestVote::new);
+        return Combinators.combine(nodeIds(), nodeIds(), nonNegative(), nonNegative(), nonNegative(), Arbitraries.of(true, false),
+                Arbitraries.of(true, false)).as(RequestVote::new);
+    }
+
+    static Arbitrary<Message> timeoutNows() {
+        return Combinators.combine(nodeIds(), nodeIds(), nonNegative()).as(Message.TimeoutNow::new);
     }
 
     static Arbitrary<Message> requestVoteResponses() {

@@ -176,8 +176,13 @@ class MessageCodecTest {
     void wireFormatIsStable() {
         // Pinned bytes: a change here is a protocol change and needs a new PROTOCOL_VERSION.
         assertThat(HexFormat.of().formatHex(codec.encode(new RequestVote(1, 2, 3, 4, 5, true))))
-                .isEqualTo("00000022" + "01" + "00000001" + "00000002" + "0000000000000003"
-                        + "0000000000000004" + "0000000000000005" + "01");
+                .isEqualTo("00000023" + "01" + "00000001" + "00000002" + "0000000000000003"
+                        + "0000000000000004" + "0000000000000005" + "01" + "00");
+        // Protocol 2: leadership transfer (thesis §3.10): a flag on RequestVote, and TimeoutNow (type 9, no fields).
+        assertThat(HexFormat.of().formatHex(codec.encode(new RequestVote(1, 2, 3, 4, 5, false, true))))
+                .endsWith("00" + "01");
+        assertThat(HexFormat.of().formatHex(codec.encode(new Message.TimeoutNow(1, 2, 3))))
+                .isEqualTo("00000011" + "09" + "00000001" + "00000002" + "0000000000000003");
         AppendEntries ae = new AppendEntries(1, 2, 3, 4, 2, List.of(Entry.normal(5, 3, new byte[] {(byte) 0xab, (byte) 0xcd})), 4, 9);
         assertThat(HexFormat.of().formatHex(codec.encode(ae)))
                 .isEqualTo("0000004c" + "03" + "00000001" + "00000002" + "0000000000000003"
@@ -213,8 +218,9 @@ class MessageCodecTest {
     void badFramesNameWhatIsWrong() {
         byte[] good = codec.encode(new RequestVote(1, 2, 3, 4, 5, true));
         assertRejected(patch(good, 4, 0), "unknown message type 0");
-        assertRejected(patch(good, 4, 9), "unknown message type 9");
-        assertRejected(patch(good, good.length - 1, 2), "preVote: boolean byte 2, expected 0 or 1");
+        assertRejected(patch(good, 4, 10), "unknown message type 10");
+        assertRejected(patch(good, good.length - 2, 2), "preVote: boolean byte 2, expected 0 or 1");
+        assertRejected(patch(good, good.length - 1, 2), "leadershipTransfer: boolean byte 2, expected 0 or 1");
         assertRejected(frame(0, new byte[0]), "frame length 0 outside [1, maxFrameBytes 16777216]");
         assertRejected(frame(-5, new byte[0]), "frame length -5 outside");
         assertRejected(frame(MessageCodec.DEFAULT_MAX_FRAME_BYTES + 1, new byte[0]), "outside [1, maxFrameBytes");
@@ -222,7 +228,7 @@ class MessageCodecTest {
         byte[] longer = Arrays.copyOf(good, good.length + 3);
         ByteBuffer.wrap(longer).putInt(0, good.length - 4 + 3);
         assertRejected(longer, "3 trailing bytes after RequestVote");
-        assertRejected(Arrays.copyOf(good, 10), "truncated frame: length 34 but only 6 bytes follow");
+        assertRejected(Arrays.copyOf(good, 10), "truncated frame: length 35 but only 6 bytes follow");
         assertRejected(new byte[] {0, 0}, "truncated frame: 2 bytes");
 
         AppendEntries ae = new AppendEntries(1, 2, 3, 4, 2, List.of(Entry.normal(5, 3, new byte[] {7})), 4, 9);
