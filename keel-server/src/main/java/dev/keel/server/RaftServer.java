@@ -60,7 +60,6 @@ public final class RaftServer implements AutoCloseable {
     private final LogStore store;
     private final PeerTransport transport;
     private final RaftNode node;
-    private final int[] voters;
 
     private final LinkedBlockingQueue<Object> inbox;
     private final LinkedBlockingQueue<Object> applyQueue = new LinkedBlockingQueue<>();
@@ -80,6 +79,8 @@ public final class RaftServer implements AutoCloseable {
     // Shared between the loop (insert) and the apply thread (complete).
     private final ConcurrentHashMap<Long, Pending> proposals = new ConcurrentHashMap<>();
     private final List<IntConsumer> leaderListeners = new CopyOnWriteArrayList<>();
+    /** Peer addresses replicated through the log (Keel's own commands), bootstrap members first. */
+    private final ConcurrentHashMap<Integer, java.net.InetSocketAddress> addressBook = new ConcurrentHashMap<>();
     private volatile ServerStatus status;
 
     // Apply-thread state.
@@ -118,14 +119,14 @@ public final class RaftServer implements AutoCloseable {
         this.config = config;
         this.stateMachine = stateMachine;
         this.store = store;
-        this.voters = config.members().keySet().stream().mapToInt(Integer::intValue).sorted().toArray();
         this.inbox = new LinkedBlockingQueue<>(config.maxPendingRequests());
+        this.addressBook.putAll(config.members());
 
         // Restore the state machine from the newest snapshot before the core starts (thesis §5.1).
         SnapshotMeta snap = store.snapshot();
         if (!snap.isNone()) {
             try (InputStream in = store.openSnapshot(snap)) {
-                stateMachine.restore(in);
+                restoreFrom(in);
             }
             log.info("node={} restored snapshot index={} term={}", config.nodeId(), snap.index(), snap.term());
         }
@@ -134,7 +135,7 @@ public final class RaftServer implements AutoCloseable {
         lastSnapshotIndex = snap.index();
         persisted = store.hardState();
 
-        RaftConfig raftConfig = RaftConfig.builder(config.nodeId(), config.members().keySet().stream().sorted().toList())
+        RaftConfig raftConfig = RaftConfig.builder(config.nodeId(), config.bootstrapVoters())
                 .electionTimeoutTicks(config.electionTimeoutTicks())
                 .heartbeatIntervalTicks(config.heartbeatIntervalTicks())
                 .maxUncommittedBytes(config.maxUncommittedBytes())
@@ -151,6 +152,10 @@ public final class RaftServer implements AutoCloseable {
         this.transport = new PeerTransport(tc, m -> {
             // Raft tolerates loss: when the loop is this far behind, dropping is better than blocking IO.
             if (!inbox.offer(m)) log.debug("node={} inbox full, dropped {}", config.nodeId(), m.getClass().getSimpleName());
+        });
+        // Members added after bootstrap (from the restored snapshot's address book).
+        addressBook.forEach((peer, address) -> {
+            if (peer != config.nodeId() && !config.members().containsKey(peer)) transport.addPeer(peer, address);
         });
         this.snapshotWriter = Executors.newSingleThreadExecutor(r -> daemon(r, "keel-snapshot-" + config.nodeId()));
         this.loopThread = daemon(this::runLoop, "keel-raft-" + config.nodeId());
@@ -200,10 +205,14 @@ public final class RaftServer implements AutoCloseable {
      * {@link KeelException.ShuttingDown} when stopping.
      */
     public CompletableFuture<byte[]> submit(byte[] command) {
+        return propose(Envelope.user(command));
+    }
+
+    private CompletableFuture<byte[]> propose(byte[] entryData) {
         CompletableFuture<byte[]> f = new CompletableFuture<>();
         if (!running.get()) {
             f.completeExceptionally(new KeelException.ShuttingDown());
-        } else if (!inbox.offer(new Proposal(command, f))) {
+        } else if (!inbox.offer(new Proposal(entryData, f))) {
             f.completeExceptionally(new KeelException.Rejected("too many pending requests (" + config.maxPendingRequests() + ")"));
         }
         return f;
@@ -298,6 +307,117 @@ public final class RaftServer implements AutoCloseable {
             for (ReadWaiter w : readWaiters) w.future().completeExceptionally(e);
             readWaiters.clear();
         }
+    }
+
+    // ---------------------------------------------------------------- membership (thesis chapter 4)
+
+    /**
+     * Adds a node as a learner (thesis §4.2.1): it receives the log and snapshots but does not
+     * vote. Its peer address is replicated first, so every member can reach it and accepts its
+     * connections. Completes once the new configuration is committed and applied here. Leader only.
+     */
+    public CompletableFuture<Void> addLearner(int id, java.net.InetSocketAddress address) {
+        if (id <= 0) return CompletableFuture.failedFuture(new IllegalArgumentException("node id " + id + " must be positive"));
+        return propose(Envelope.setAddress(id, address)).thenCompose(r -> changeMembership(m -> {
+            if (m.contains(id)) return m;
+            int[] learners = java.util.stream.IntStream.concat(java.util.stream.IntStream.of(m.learners()),
+                    java.util.stream.IntStream.of(id)).toArray();
+            return new Membership(m.voters(), new int[0], learners);
+        }));
+    }
+
+    /** Promotes a caught-up learner to voter (refused with Rejected while it lags). Leader only. */
+    public CompletableFuture<Void> promote(int id) {
+        return changeMembership(m -> {
+            if (!m.isLearner(id)) throw new IllegalArgumentException("node " + id + " is not a learner of " + m);
+            int[] voters = java.util.stream.IntStream.concat(java.util.stream.IntStream.of(m.voters()),
+                    java.util.stream.IntStream.of(id)).toArray();
+            int[] learners = java.util.stream.IntStream.of(m.learners()).filter(l -> l != id).toArray();
+            return new Membership(voters, new int[0], learners);
+        });
+    }
+
+    /**
+     * Removes a voter or learner. Removing the leader itself is allowed: it leads until the change
+     * commits, then steps down (thesis §4.2.2). Leader only.
+     */
+    public CompletableFuture<Void> removeMember(int id) {
+        return changeMembership(m -> {
+            if (!m.contains(id)) throw new IllegalArgumentException("node " + id + " is not a member of " + m);
+            return new Membership(java.util.stream.IntStream.of(m.voters()).filter(v -> v != id).toArray(), new int[0],
+                    java.util.stream.IntStream.of(m.learners()).filter(l -> l != id).toArray());
+        });
+    }
+
+    /**
+     * Any change of the voters, made through joint consensus when more than one changes (thesis
+     * §4.3); completes when the final configuration is committed and applied here.
+     */
+    public CompletableFuture<Void> changeMembership(java.util.function.UnaryOperator<Membership> change) {
+        CompletableFuture<byte[]> f = new CompletableFuture<>();
+        if (!running.get()) {
+            f.completeExceptionally(new KeelException.ShuttingDown());
+        } else if (!inbox.offer(new Task(() -> {
+            Membership target;
+            try {
+                target = change.apply(node.membership());
+            } catch (IllegalArgumentException e) {
+                f.completeExceptionally(new KeelException.Rejected(e.getMessage()));
+                return;
+            }
+            switch (node.changeMembership(target)) {
+                case ProposeResult.Accepted a -> proposals.put(a.index(), new Pending(a.term(), f,
+                        System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(config.proposalTimeoutMillis())));
+                case ProposeResult.NotLeader nl -> f.completeExceptionally(new KeelException.NotLeader(nl.leaderHint()));
+                case ProposeResult.Rejected rj -> f.completeExceptionally(new KeelException.Rejected(rj.detail()));
+            }
+        }))) {
+            f.completeExceptionally(new KeelException.Rejected("too many pending requests"));
+        }
+        return f.thenApply(r -> null);
+    }
+
+    /**
+     * Hands leadership to another voter (thesis §3.10). Completes once the request is made; watch
+     * {@link #status()} or a leader listener for the outcome (it gives up after an election timeout).
+     */
+    public CompletableFuture<Void> transferLeadership(int id) {
+        CompletableFuture<Void> f = new CompletableFuture<>();
+        if (!inbox.offer(new Task(() -> {
+            switch (node.transferLeadership(id)) {
+                case ProposeResult.Accepted a -> f.complete(null);
+                case ProposeResult.NotLeader nl -> f.completeExceptionally(new KeelException.NotLeader(nl.leaderHint()));
+                case ProposeResult.Rejected rj -> f.completeExceptionally(new KeelException.Rejected(rj.detail()));
+            }
+        }))) {
+            f.completeExceptionally(new KeelException.Rejected("too many pending requests"));
+        }
+        return f;
+    }
+
+    /** The replicated peer address of every node ever added (bootstrap members included). */
+    public Map<Integer, java.net.InetSocketAddress> addressBook() {
+        return Map.copyOf(addressBook);
+    }
+
+    /** Applies a committed entry: a user command goes to the state machine, Keel's own to Keel. */
+    private byte[] applyCommand(long index, byte[] data) {
+        if (Envelope.isUser(data)) return stateMachine.apply(index, Envelope.payload(data));
+        Envelope.Address a = Envelope.decodeSetAddress(data);
+        addressBook.put(a.id(), a.address());
+        if (a.id() != config.nodeId()) transport.addPeer(a.id(), a.address());
+        return new byte[0];
+    }
+
+    private void restoreFrom(InputStream in) throws IOException {
+        Map<Integer, java.net.InetSocketAddress> book = Envelope.readAddressBook(in);
+        addressBook.putAll(book);
+        if (transport != null) { // null while the constructor restores, before the transport exists
+            book.forEach((id, addr) -> {
+                if (id != config.nodeId()) transport.addPeer(id, addr);
+            });
+        }
+        stateMachine.restore(in);
     }
 
     // ---------------------------------------------------------------- event loop
@@ -446,10 +566,11 @@ public final class RaftServer implements AutoCloseable {
         Status s = node.status();
         Map<Integer, Long> match = new HashMap<>();
         if (s.role() == Role.LEADER) {
-            for (int id : voters) if (id != config.nodeId()) match.put(id, node.matchIndex(id));
+            for (int id : node.membership().members()) if (id != config.nodeId()) match.put(id, node.matchIndex(id));
         }
         status = new ServerStatus(s.id(), s.role(), s.currentTerm(), s.leaderId(), s.commitIndex(), appliedIndex,
-                s.lastIndex(), store.snapshot().index(), config.members().keySet().stream().sorted().toList(), match);
+                s.lastIndex(), store.snapshot().index(),
+                java.util.stream.IntStream.of(node.membership().members()).boxed().toList(), match, node.membership());
     }
 
     // ---------------------------------------------------------------- apply thread
@@ -482,7 +603,7 @@ public final class RaftServer implements AutoCloseable {
     private void applyBatch(List<Entry> entries) {
         for (Entry e : entries) {
             if (e.index() <= appliedIndex) continue; // covered by a restored snapshot
-            byte[] result = e.type() == EntryType.NORMAL ? stateMachine.apply(e.index(), e.data()) : null;
+            byte[] result = e.type() == EntryType.NORMAL ? applyCommand(e.index(), e.data()) : null;
             bytesSinceSnapshot += e.data().length;
             appliedIndex = e.index();
             appliedTerm = e.term();
@@ -499,7 +620,7 @@ public final class RaftServer implements AutoCloseable {
 
     private void restore(SnapshotMeta meta) {
         try (InputStream in = store.openSnapshot(meta)) {
-            stateMachine.restore(in);
+            restoreFrom(in);
         } catch (IOException e) {
             throw new UncheckedIOException("restoring " + meta, e);
         }
@@ -533,7 +654,12 @@ public final class RaftServer implements AutoCloseable {
         if (!snapshotInProgress.compareAndSet(false, true)) return;
         long index = appliedIndex;
         long term = appliedTerm;
-        StateMachine.SnapshotWriter writer = stateMachine.snapshot();
+        StateMachine.SnapshotWriter userWriter = stateMachine.snapshot();
+        Map<Integer, java.net.InetSocketAddress> book = new java.util.TreeMap<>(addressBook);
+        StateMachine.SnapshotWriter writer = out -> {
+            Envelope.writeAddressBook(out, book); // Keel's own part first, then the user's
+            userWriter.writeTo(out);
+        };
         lastSnapshotIndex = index;
         bytesSinceSnapshot = 0;
         // The configuration as of the snapshot's index travels in it (thesis §5.1); the core, which

@@ -17,6 +17,9 @@ import java.util.TreeMap;
  *     {@link KeelException.Timeout}
  * @param snapshotEveryEntries take a snapshot and compact the log after this many applied entries
  *     (0: never). 10,000 entries of 1 KiB keep about 10 MiB of log behind the snapshot
+ * @param joining this node starts outside the cluster, to be added by the leader ({@link RaftServer#addLearner}):
+ *     {@code members} then names the cluster's current members to contact (and this node's own address);
+ *     it never campaigns until a configuration in its log makes it a voter
  * @param snapshotEveryBytes also snapshot once this many bytes of commands were applied since the
  *     last one (0: no byte trigger); default 64 MiB bounds the log for large values
  */
@@ -25,7 +28,7 @@ public record ServerConfig(int nodeId, String clusterId, Map<Integer, InetSocket
                            long proposalTimeoutMillis, long snapshotEveryEntries, long snapshotEveryBytes,
                            long maxUncommittedBytes,
                            int maxPendingRequests, boolean preVote, boolean checkQuorum, boolean leaseReads,
-                           boolean sync) {
+                           boolean sync, boolean joining) {
 
     public ServerConfig {
         if (nodeId <= 0) throw new IllegalArgumentException("nodeId " + nodeId + " must be positive");
@@ -54,6 +57,11 @@ public record ServerConfig(int nodeId, String clusterId, Map<Integer, InetSocket
         if (leaseReads && !checkQuorum) throw new IllegalArgumentException("leaseReads requires checkQuorum");
     }
 
+    /** The bootstrap voters: every member, or every member but this node when joining. */
+    public java.util.List<Integer> bootstrapVoters() {
+        return members.keySet().stream().filter(id -> !joining || id != nodeId).sorted().toList();
+    }
+
     public InetSocketAddress address() {
         return members.get(nodeId);
     }
@@ -80,6 +88,7 @@ public record ServerConfig(int nodeId, String clusterId, Map<Integer, InetSocket
         private boolean checkQuorum = true;
         private boolean leaseReads = false;
         private boolean sync = true;
+        private boolean joining = false;
 
         private Builder(int nodeId, String clusterId, Map<Integer, InetSocketAddress> members, Path dataDir) {
             this.nodeId = nodeId;
@@ -101,12 +110,14 @@ public record ServerConfig(int nodeId, String clusterId, Map<Integer, InetSocket
         public Builder leaseReads(boolean v) { leaseReads = v; return this; }
         /** Turn fsync off: for benchmarks and tests only; a crash can then lose acknowledged writes. */
         public Builder sync(boolean v) { sync = v; return this; }
+        /** Start outside the cluster and wait to be added (see {@code joining}). */
+        public Builder joining(boolean v) { joining = v; return this; }
 
         public ServerConfig build() {
             return new ServerConfig(nodeId, clusterId, members, dataDir, tickMillis, electionTimeoutTicks,
                     heartbeatIntervalTicks, proposalTimeoutMillis, snapshotEveryEntries, snapshotEveryBytes,
                     maxUncommittedBytes,
-                    maxPendingRequests, preVote, checkQuorum, leaseReads, sync);
+                    maxPendingRequests, preVote, checkQuorum, leaseReads, sync, joining);
         }
     }
 }

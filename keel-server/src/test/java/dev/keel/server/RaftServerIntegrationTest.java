@@ -71,14 +71,17 @@ class RaftServerIntegrationTest {
     @TempDir
     Path dir;
     Map<Integer, InetSocketAddress> members = new TreeMap<>();
+    Map<Integer, InetSocketAddress> spare = new TreeMap<>();
     Map<Integer, RaftServer> servers = new HashMap<>();
     Map<Integer, MapMachine> machines = new HashMap<>();
 
     @BeforeEach
     void ports() throws IOException {
-        for (int id = 1; id <= 3; id++) {
+        for (int id = 1; id <= 5; id++) {
             try (ServerSocket s = new ServerSocket(0)) {
-                members.put(id, new InetSocketAddress("127.0.0.1", s.getLocalPort()));
+                InetSocketAddress a = new InetSocketAddress("127.0.0.1", s.getLocalPort());
+                if (id <= 3) members.put(id, a);
+                else spare.put(id, a);
             }
         }
     }
@@ -181,5 +184,69 @@ class RaftServerIntegrationTest {
                 .hasMessageContaining("clusterId");
         assertThatThrownBy(() -> ServerConfig.builder(1, "t", members, dir).electionTimeoutTicks(3).heartbeatIntervalTicks(3).build())
                 .hasMessageContaining("electionTimeoutTicks (3) must exceed heartbeatIntervalTicks (3)");
+    }
+
+    void startJoining(int id) throws IOException {
+        Map<Integer, InetSocketAddress> contact = new TreeMap<>(members);
+        contact.put(id, spare.get(id));
+        ServerConfig c = ServerConfig.builder(id, "test", contact, dir.resolve("n" + id))
+                .tickMillis(10).electionTimeoutTicks(30).heartbeatIntervalTicks(3)
+                .snapshotEveryEntries(0).proposalTimeoutMillis(5000).joining(true).build();
+        MapMachine m = new MapMachine();
+        machines.put(id, m);
+        servers.put(id, RaftServer.start(c, m));
+    }
+
+    /** Retries a membership change the leader refuses for now (a change pending, a learner catching up). */
+    void change(java.util.function.Function<RaftServer, java.util.concurrent.CompletableFuture<Void>> op) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (true) {
+            RaftServer leader = servers.get(leader());
+            try {
+                op.apply(leader).get(10, TimeUnit.SECONDS);
+                return;
+            } catch (Exception e) {
+                if (System.nanoTime() > deadline) throw new AssertionError("membership change kept failing", e);
+                java.util.concurrent.locks.LockSupport.parkNanos(20_000_000);
+            }
+        }
+    }
+
+    @Test
+    void growReplaceAndShrinkWhileWriting() throws Exception {
+        for (int id = 1; id <= 3; id++) start(id, 0);
+        int written = 0;
+        for (; written < 20; written++) servers.get(leader()).submit(b("w" + written + "=" + written)).get(10, TimeUnit.SECONDS);
+        // Grow to five: each new node joins as a learner, catches up, then is promoted (thesis §4.2.1).
+        for (int id = 4; id <= 5; id++) {
+            final int n = id;
+            startJoining(n);
+            change(l -> l.addLearner(n, spare.get(n)));
+            change(l -> l.promote(n));
+            for (int k = 0; k < 10; k++, written++) servers.get(leader()).submit(b("w" + written + "=" + written)).get(10, TimeUnit.SECONDS);
+        }
+        assertThat(servers.get(leader()).status().membership().voters()).containsExactly(1, 2, 3, 4, 5);
+        // Shrink back to three by removing two of the original nodes (the leader too, if it is one).
+        for (int id = 1; id <= 2; id++) {
+            final int n = id;
+            change(l -> l.removeMember(n));
+            await("node " + n + " out", () -> !servers.get(leader()).status().membership().contains(n));
+            servers.remove(n).close();
+        }
+        for (int k = 0; k < 10; k++, written++) servers.get(leader()).submit(b("w" + written + "=" + written)).get(10, TimeUnit.SECONDS);
+        RaftServer leader = servers.get(leader());
+        assertThat(leader.status().membership().voters()).containsExactly(3, 4, 5);
+        // Leadership transfer to another voter.
+        int target = leader.status().nodeId() == 5 ? 4 : 5;
+        leader.transferLeadership(target).get(10, TimeUnit.SECONDS);
+        await("transfer to " + target, () -> servers.get(target).status().role() == Role.LEADER);
+        // Nothing acknowledged was lost, on any remaining node.
+        servers.get(target).linearizableRead().get(10, TimeUnit.SECONDS);
+        for (int id : new int[] {3, 4, 5}) {
+            final int n = id;
+            final int all = written;
+            await("node " + n + " has every write", () -> String.valueOf(all - 1).equals(machines.get(n).get("w" + (all - 1))));
+            for (int k = 0; k < written; k++) assertThat(machines.get(n).get("w" + k)).isEqualTo(String.valueOf(k));
+        }
     }
 }

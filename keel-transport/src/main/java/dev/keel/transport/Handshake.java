@@ -72,7 +72,8 @@ public final class Handshake {
      * Checks the hello at the start of {@code in} (position to limit) without moving its position.
      *
      * @param clusterIdUtf8 this node's cluster id, from {@link #clusterIdBytes}
-     * @param isPeer whether a node id is one this node accepts connections from
+     * @param isPeer whether a node id is one this node accepts connections from; the transport
+     *     passes its live peer set, so a peer added at runtime may connect and a removed one may not
      */
     static Outcome check(ByteBuffer in, byte[] clusterIdUtf8, IntPredicate isPeer) {
         ByteBuffer b = in.slice().order(ByteOrder.BIG_ENDIAN);

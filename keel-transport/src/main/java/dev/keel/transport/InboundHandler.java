@@ -2,6 +2,7 @@ package dev.keel.transport;
 
 import dev.keel.core.Message;
 import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -42,11 +43,21 @@ final class InboundHandler extends ByteToMessageDecoder {
         }
     }
 
+    /**
+     * Decides, atomically with the peer set, whether a connection whose hello named {@code peerId}
+     * may proceed, and if so registers it so that removing that peer can close it.
+     */
+    @FunctionalInterface
+    interface Admission {
+        boolean admit(int peerId, Channel channel);
+    }
+
     private enum Phase { HELLO, FRAMES, FAILED }
 
     private final int nodeId;
     private final byte[] clusterIdUtf8;
     private final IntPredicate isPeer;
+    private final Admission admission;
     private final MessageCodec codec;
     private final long handshakeTimeoutNanos;
     private final Consumer<Message> inbound;
@@ -58,11 +69,16 @@ final class InboundHandler extends ByteToMessageDecoder {
     private ScheduledFuture<?> handshakeTimer;
     private boolean misroutedReported;
 
-    InboundHandler(int nodeId, byte[] clusterIdUtf8, IntPredicate isPeer, MessageCodec codec, long handshakeTimeoutNanos,
-                   Consumer<Message> inbound, Counters counters) {
+    /**
+     * @param isPeer whether a node id is a peer now (the live peer set), checked as the hello arrives
+     * @param admission checked once the hello is good; refuses a peer removed since {@code isPeer} said yes
+     */
+    InboundHandler(int nodeId, byte[] clusterIdUtf8, IntPredicate isPeer, Admission admission, MessageCodec codec,
+                   long handshakeTimeoutNanos, Consumer<Message> inbound, Counters counters) {
         this.nodeId = nodeId;
         this.clusterIdUtf8 = clusterIdUtf8;
         this.isPeer = isPeer;
+        this.admission = admission;
         this.codec = codec;
         this.handshakeTimeoutNanos = handshakeTimeoutNanos;
         this.inbound = inbound;
@@ -109,6 +125,11 @@ final class InboundHandler extends ByteToMessageDecoder {
                             return;
                         }
                         case Handshake.Accepted a -> {
+                            if (!admission.admit(a.nodeId(), ctx.channel())) {
+                                fail(ctx, in, counters.handshakeFailures, "handshake refused",
+                                        "node id " + a.nodeId() + " was removed from the peers during the handshake");
+                                return;
+                            }
                             in.skipBytes(a.helloBytes());
                             peerId = a.nodeId();
                             phase = Phase.FRAMES;

@@ -71,10 +71,17 @@ final class PeerLink {
     private volatile boolean connected;
     /** Set once by {@link #close}; callbacks check it as well as {@code state == CLOSED}. */
     private volatile boolean closed;
+    /**
+     * Where messages discarded because the link was closed are counted, set by {@link #close}
+     * before {@link #closed}; null: not counted (the whole transport is closing).
+     */
+    private volatile LongAdder discardedTo;
 
     // Loop only.
     private State state = State.IDLE;
     private Channel channel;
+    /** The address {@link #channel} was dialed at. */
+    private InetSocketAddress channelTarget;
     private boolean dialedBefore;
     private int consecutiveFailures;
     private long connectedAtNanos;
@@ -91,13 +98,43 @@ final class PeerLink {
         this.queue = new ArrayBlockingQueue<>(config.outboundQueueMessagesMax());
     }
 
-    /** Called once by {@link PeerTransport#start()}, before any {@link #offer}. */
+    /** Called once, by {@link PeerTransport#start()} or, for a peer added later, before the link is published. */
     void attach(EventLoop eventLoop) {
         this.loop = eventLoop;
     }
 
+    /**
+     * Points the link at a new address (any thread). If it differs from the old one, an open
+     * connection to the old address is closed, so the next message dials the new one (a pending
+     * attempt to the old one is abandoned when it completes), and the backoff is reset.
+     */
     void address(InetSocketAddress newAddress) {
+        InetSocketAddress old = this.address;
         this.address = newAddress;
+        if (newAddress.equals(old)) return;
+        EventLoop l = loop;
+        if (l == null) return; // not started: nothing is connected yet
+        try {
+            l.execute(this::onAddressChanged);
+        } catch (RejectedExecutionException e) {
+            // shutting down
+        }
+    }
+
+    InetSocketAddress address() {
+        return address;
+    }
+
+    private void onAddressChanged() {
+        if (closed) return;
+        consecutiveFailures = 0;
+        Channel ch = channel;
+        InetSocketAddress now = address;
+        if (state == State.CONNECTED && ch != null && !now.equals(channelTarget)) {
+            log.info("node={} peer={} address changed from {} to {}; closing the old connection", nodeId, peerId,
+                    channelTarget, now);
+            ch.close(); // -> onChannelClosed -> BACKOFF -> dials the new address if messages are queued
+        }
     }
 
     /**
@@ -107,6 +144,11 @@ final class PeerLink {
      * @return whether it was queued
      */
     boolean offer(Message m) {
+        if (closed) { // the peer was removed (or the transport closed) after the caller looked it up
+            LongAdder to = discardedTo;
+            (to != null ? to : dropped).increment();
+            return false;
+        }
         long frameBytes = codec.frameBytes(m);
         if (frameBytes - MessageCodec.LENGTH_PREFIX_BYTES > codec.maxFrameBytes()) {
             dropped.increment();
@@ -148,7 +190,10 @@ final class PeerLink {
 
     private void onFlushTask() {
         flushScheduled.set(false); // before draining: a message queued from now on schedules a new task
-        if (closed) return;
+        if (closed) { // a message that raced close() into the queue
+            discardQueued();
+            return;
+        }
         switch (state) {
             case IDLE -> connect();
             case CONNECTED -> drain(false);
@@ -226,7 +271,15 @@ final class PeerLink {
             ch.close();
             return;
         }
+        if (!target.equals(address)) { // the address changed while dialing: this connection goes to the old one
+            log.info("node={} peer={} address changed to {} while connecting to {}; redialing", nodeId, peerId, address,
+                    target);
+            ch.close();
+            connect();
+            return;
+        }
         channel = ch;
+        channelTarget = target;
         state = State.CONNECTED;
         connected = true;
         downReported = false;
@@ -274,26 +327,43 @@ final class PeerLink {
     }
 
     /**
-     * Stops dialing and closes the connection (any thread). Queued messages are discarded.
+     * Stops dialing and closes the connection (any thread). Queued messages are discarded, and so
+     * are later offers (a sender that looked the link up before it was closed).
      *
+     * @param discardedTo counts each discarded message, or null not to count them
      * @return completes when the link's loop has closed it, or null if it never started
      */
-    Future<?> close() {
+    Future<?> close(LongAdder discardedTo) {
+        this.discardedTo = discardedTo; // before closed: whoever sees closed sees the counter
         closed = true; // seen at once by every callback on the loop, even if the task below never runs
         EventLoop l = loop;
-        if (l == null) return null;
+        if (l == null) {
+            discardQueued();
+            return null;
+        }
         try {
             return l.submit(() -> {
                 state = State.CLOSED;
                 connected = false;
                 Channel ch = channel;
                 if (ch != null) ch.close();
-                queue.clear();
-                queuedBytes.set(0);
+                discardQueued();
             });
         } catch (RejectedExecutionException e) {
+            discardQueued();
             return null; // already shutting down: the loop closes its channels itself
         }
+    }
+
+    /**
+     * Empties the queue, counting what it held in {@link #discardedTo} if set. Any thread: each
+     * message is taken by one poll, and its bytes are released with it.
+     */
+    private void discardQueued() {
+        int n = 0;
+        for (Message m; (m = queue.poll()) != null; n++) queuedBytes.addAndGet(-codec.frameBytes(m));
+        LongAdder to = discardedTo;
+        if (to != null && n > 0) to.add(n);
     }
 
     TransportStats.Peer stats() {

@@ -16,11 +16,15 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
@@ -39,9 +43,19 @@ import org.slf4j.LoggerFactory;
  * itself, lazily, when the first message for it is sent. So each pair of nodes has two
  * connections, one per direction: a node <em>sends</em> only on the connection it dialed and only
  * <em>receives</em> on the ones it accepted. The dialer sends a {@link Handshake hello} first; the
- * acceptor checks magic, protocol version, cluster id and that the node is a configured peer before
+ * acceptor checks magic, protocol version, cluster id and that the node is a current peer before
  * it reads a single frame, and then requires every message's {@code from()} to be that node and
  * {@code to()} to be itself. Frames are {@link MessageCodec}'s.
+ *
+ * <h2>Peers change at runtime</h2>
+ * The peer set starts as {@link TransportConfig#peers()} and changes with {@link #addPeer} and
+ * {@link #removePeer}, from any thread, before or after {@link #start()}; {@link #peers()} is the
+ * current set. The handshake consults the live set: a node added after start may connect in at
+ * once, and a removed node's new connections are refused at the handshake. Removing a peer also
+ * closes the connections it had already opened to this node, so nothing from it is delivered
+ * after {@code removePeer} returns plus the time to close them (messages already decoded may still
+ * be in the {@code inbound} callback). Re-adding a removed peer starts afresh: new counters, an
+ * empty queue.
  *
  * <h2>Sending: bounded, lossy, batched</h2>
  * {@link #send} never blocks and is safe from any thread. Each peer has a bounded queue
@@ -81,10 +95,26 @@ public final class PeerTransport implements AutoCloseable {
     private final Consumer<Message> inbound;
     private final MessageCodec codec;
     private final byte[] clusterIdUtf8;
-    /** Fixed at construction: peers are the configured members. */
-    private final Map<Integer, PeerLink> links;
+    private final byte[] hello;
+    /**
+     * The current peers. Read without locking (send, the handshake's first check, stats); changed
+     * only under {@link #peersLock}, together with {@link #inboundByPeer}.
+     */
+    private final ConcurrentHashMap<Integer, PeerLink> links = new ConcurrentHashMap<>();
+    /**
+     * Guards changes to the peer set and the fields below. Held only briefly and never while
+     * waiting, so it may be taken on IO threads (and {@link #addPeer} may be called from them).
+     */
+    private final Object peersLock = new Object();
+    /** Accepted connections that passed the handshake, by the peer they came from. Guarded by peersLock. */
+    private final Map<Integer, Set<Channel>> inboundByPeer = new HashMap<>();
+    /** Set by start(): links added from then on are attached at once. Guarded by peersLock. */
+    private EventLoopGroup linkLoops;
+    /** Set by close(): links added from then on are closed at once. Guarded by peersLock. */
+    private boolean linksClosed;
     private final InboundHandler.Counters inboundCounters = new InboundHandler.Counters();
     private final LongAdder droppedUnknownPeer = new LongAdder();
+    private final LongAdder droppedRemovedPeer = new LongAdder();
     private final LongAdder droppedClosed = new LongAdder();
     private final Set<Channel> inboundChannels = ConcurrentHashMap.newKeySet();
 
@@ -101,10 +131,8 @@ public final class PeerTransport implements AutoCloseable {
         this.inbound = Objects.requireNonNull(inbound, "inbound");
         this.codec = new MessageCodec(config.maxFrameBytes());
         this.clusterIdUtf8 = Handshake.clusterIdBytes(config.clusterId());
-        byte[] hello = Handshake.encodeHello(config.clusterId(), config.nodeId());
-        Map<Integer, PeerLink> m = new TreeMap<>();
-        config.peers().forEach((id, addr) -> m.put(id, new PeerLink(id, addr, config, codec, hello)));
-        this.links = Map.copyOf(m);
+        this.hello = Handshake.encodeHello(config.clusterId(), config.nodeId());
+        config.peers().forEach((id, addr) -> links.put(id, new PeerLink(id, addr, config, codec, hello)));
     }
 
     /**
@@ -118,7 +146,10 @@ public final class PeerTransport implements AutoCloseable {
         if (lifecycle != Lifecycle.NEW) throw new IllegalStateException("start() on a transport that is " + lifecycle);
         group = new MultiThreadIoEventLoopGroup(config.ioThreads(),
                 new DefaultThreadFactory("keel-transport-" + config.nodeId()), NioIoHandler.newFactory());
-        for (PeerLink link : links.values()) link.attach(group.next());
+        synchronized (peersLock) {
+            linkLoops = group;
+            for (PeerLink link : links.values()) link.attach(group.next());
+        }
         long handshakeTimeoutNanos = config.handshakeTimeout().toNanos();
         ServerBootstrap b = new ServerBootstrap()
                 .group(group)
@@ -136,7 +167,8 @@ public final class PeerTransport implements AutoCloseable {
                         inboundChannels.add(ch);
                         ch.closeFuture().addListener(f -> inboundChannels.remove(ch));
                         ch.pipeline().addLast(new InboundHandler(config.nodeId(), clusterIdUtf8, links::containsKey,
-                                codec, handshakeTimeoutNanos, inbound, inboundCounters));
+                                PeerTransport.this::admitInbound, codec, handshakeTimeoutNanos, inbound,
+                                inboundCounters));
                     }
                 });
         ChannelFuture bound = b.bind(config.listenAddress()).awaitUninterruptibly();
@@ -151,7 +183,7 @@ public final class PeerTransport implements AutoCloseable {
         serverChannel = bound.channel();
         lifecycle = Lifecycle.STARTED;
         log.info("node={} transport listening addr={} cluster={} peers={}", config.nodeId(), localAddress(),
-                config.clusterId(), new TreeMap<>(config.peers()));
+                config.clusterId(), peerAddresses());
         return localAddress();
     }
 
@@ -161,7 +193,7 @@ public final class PeerTransport implements AutoCloseable {
         return ch == null ? null : (InetSocketAddress) ch.localAddress();
     }
 
-    /** This transport's configuration. */
+    /** This transport's configuration; its {@code peers()} is the initial peer set, see {@link #peers()}. */
     public TransportConfig config() {
         return config;
     }
@@ -195,26 +227,118 @@ public final class PeerTransport implements AutoCloseable {
     }
 
     /**
-     * Points a configured peer at a new address; the next connection attempt uses it (an open
-     * connection stays until it breaks). For a peer that moved, and for tests that learn ports
-     * only after binding port 0.
+     * Adds peer {@code id} at {@code address}, or, if it is already a peer, points it at
+     * {@code address} (as {@link #setPeerAddress}). Any thread, before or after {@link #start()};
+     * never blocks. A new peer can be sent to at once (it is dialed on the first message) and may
+     * connect in at once.
      *
-     * @throws IllegalArgumentException if {@code peerId} is not a configured peer
+     * <p>A changed address takes effect at once: an open connection to the old address is closed
+     * (messages already written to it may be lost; Raft retries) and the next message dials the new
+     * one. The same address again changes nothing.
+     *
+     * @throws IllegalArgumentException if {@code id} is this node's own id or not positive
+     */
+    public void addPeer(int id, InetSocketAddress address) {
+        Objects.requireNonNull(address, "address");
+        if (id == config.nodeId()) {
+            throw new IllegalArgumentException("cannot add this node's own id " + id + " as a peer");
+        }
+        if (id <= 0) throw new IllegalArgumentException("peer id (" + id + ") must be positive");
+        synchronized (peersLock) {
+            PeerLink existing = links.get(id);
+            if (existing != null) {
+                InetSocketAddress old = existing.address();
+                existing.address(address); // never blocks: any reconnect runs on the link's loop
+                if (!old.equals(address)) log.info("node={} peer={} address {} -> {}", config.nodeId(), id, old, address);
+                return;
+            }
+            PeerLink link = new PeerLink(id, address, config, codec, hello);
+            if (linkLoops != null) link.attach(linkLoops.next());
+            if (linksClosed) link.close(null);
+            links.put(id, link); // published attached: send() may offer to it from now on
+        }
+        log.info("node={} peer={} added addr={}", config.nodeId(), id, address);
+    }
+
+    /**
+     * Removes peer {@code id}: its outbound connection is closed and the messages queued for it are
+     * discarded and counted in {@link TransportStats#droppedRemovedPeer()} (as are sends that raced
+     * the removal); later sends to it are dropped as to an unknown peer
+     * ({@link TransportStats#droppedUnknownPeer()}); its per-peer counters leave {@link #stats()}.
+     * Inbound, its new connections are refused at the handshake, and the connections it already
+     * had open to this node are closed too (asynchronously), so a removed node stops being heard
+     * rather than lingering until its connection happens to break.
+     *
+     * <p>Any thread, before or after {@link #start()}; never blocks. Removing an id that is not a
+     * peer (including this node's own) does nothing.
+     */
+    public void removePeer(int id) {
+        PeerLink removed;
+        List<Channel> inboundFromIt;
+        synchronized (peersLock) {
+            removed = links.remove(id);
+            Set<Channel> chs = inboundByPeer.remove(id);
+            inboundFromIt = chs == null ? List.of() : List.copyOf(chs);
+        }
+        if (removed == null) return;
+        removed.close(droppedRemovedPeer);
+        for (Channel ch : inboundFromIt) ch.close();
+        log.info("node={} peer={} removed (closing {} inbound connection(s))", config.nodeId(), id, inboundFromIt.size());
+    }
+
+    /** The current peer ids, sorted; a snapshot (any thread). */
+    public Set<Integer> peers() {
+        return Collections.unmodifiableSortedSet(new TreeSet<>(links.keySet()));
+    }
+
+    /**
+     * Points a current peer at a new address: {@link #addPeer} for a known peer (a changed address
+     * closes the open connection to the old one; the next message dials the new one). Unlike
+     * {@code addPeer} it refuses an unknown id, so a typo does not silently create a peer.
+     *
+     * @throws IllegalArgumentException if {@code peerId} is not a current peer
      */
     public void setPeerAddress(int peerId, InetSocketAddress address) {
         Objects.requireNonNull(address, "address");
-        PeerLink link = links.get(peerId);
-        if (link == null) {
-            throw new IllegalArgumentException("peer " + peerId + " is not configured; peers are " + links.keySet());
+        synchronized (peersLock) { // so the peer cannot be removed between the check and the update
+            if (!links.containsKey(peerId)) {
+                throw new IllegalArgumentException("peer " + peerId + " is not configured; peers are " + peers());
+            }
+            addPeer(peerId, address);
         }
-        link.address(address);
     }
 
     /** The current counters (any thread, cheap: no locks beyond each queue's size). */
     public TransportStats stats() {
         Map<Integer, TransportStats.Peer> peers = new TreeMap<>();
         for (PeerLink link : links.values()) peers.put(link.peerId, link.stats());
-        return new TransportStats(peers, inboundCounters.snapshot(), droppedUnknownPeer.sum(), droppedClosed.sum());
+        return new TransportStats(peers, inboundCounters.snapshot(), droppedUnknownPeer.sum(), droppedClosed.sum(),
+                droppedRemovedPeer.sum());
+    }
+
+    private Map<Integer, InetSocketAddress> peerAddresses() {
+        Map<Integer, InetSocketAddress> m = new TreeMap<>();
+        links.forEach((id, link) -> m.put(id, link.address()));
+        return m;
+    }
+
+    /**
+     * The handshake's final check, on an IO thread: atomically with removePeer, the node must still
+     * be a peer; its connection is then registered so that removing it closes the connection.
+     */
+    private boolean admitInbound(int peerId, Channel ch) {
+        synchronized (peersLock) {
+            if (linksClosed || !links.containsKey(peerId)) return false;
+            inboundByPeer.computeIfAbsent(peerId, k -> new HashSet<>()).add(ch);
+        }
+        // Outside the lock: runs at once if the channel is already closed.
+        ch.closeFuture().addListener(f -> {
+            synchronized (peersLock) {
+                Set<Channel> chs = inboundByPeer.get(peerId);
+                if (chs != null && chs.remove(ch) && chs.isEmpty()) inboundByPeer.remove(peerId);
+            }
+        });
+        return true;
     }
 
     /**
@@ -232,8 +356,13 @@ public final class PeerTransport implements AutoCloseable {
         Channel server = serverChannel;
         if (server != null) server.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
         List<Future<?>> closing = new ArrayList<>();
-        for (PeerLink link : links.values()) {
-            Future<?> f = link.close();
+        List<PeerLink> toClose;
+        synchronized (peersLock) {
+            linksClosed = true;
+            toClose = List.copyOf(links.values());
+        }
+        for (PeerLink link : toClose) {
+            Future<?> f = link.close(null);
             if (f != null) closing.add(f);
         }
         for (Channel ch : inboundChannels) closing.add(ch.close());

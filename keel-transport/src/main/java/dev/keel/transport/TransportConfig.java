@@ -15,8 +15,10 @@ import java.util.Objects;
  *     refused, so two clusters sharing hosts cannot mix their messages
  * @param listenAddress where to accept peers' connections; port 0 binds an ephemeral port (read it
  *     back with {@link PeerTransport#localAddress()})
- * @param peers the other members (not this node) by id, with the address each listens on. Only
- *     these ids may connect, and only these can be sent to.
+ * @param peers the other members (not this node) by id, with the address each listens on: the
+ *     initial peer set. Only peers may connect, and only peers can be sent to; the set changes at
+ *     runtime with {@link PeerTransport#addPeer} and {@link PeerTransport#removePeer} (this record
+ *     keeps the initial one; {@link PeerTransport#peers()} is the current one).
  * @param maxFrameBytes the largest frame body sent or accepted. It also bounds the memory one
  *     inbound connection can make this node buffer. It must exceed the core's largest message: an
  *     AppendEntries batch with N bytes of commands needs N + 21 bytes per entry + 53; an

@@ -6,12 +6,16 @@ import java.util.Map;
  * A snapshot of a {@link PeerTransport}'s counters, for the server to export. Counters only grow;
  * each is read separately, so two counters of one snapshot may be a few events apart.
  *
- * @param peers per configured peer: the outbound side
+ * @param peers per current peer: the outbound side (a removed peer's counters go with it)
  * @param inbound all accepted connections together
- * @param droppedUnknownPeer messages dropped because their {@code to()} is not a configured peer
+ * @param droppedUnknownPeer messages dropped because their {@code to()} is not a current peer
  * @param droppedClosed messages dropped because the transport was closed
+ * @param droppedRemovedPeer messages discarded because their peer was removed
+ *     ({@link PeerTransport#removePeer}): those still queued for it, and sends that raced the removal.
+ *     Sends after it count in {@code droppedUnknownPeer}.
  */
-public record TransportStats(Map<Integer, Peer> peers, Inbound inbound, long droppedUnknownPeer, long droppedClosed) {
+public record TransportStats(Map<Integer, Peer> peers, Inbound inbound, long droppedUnknownPeer, long droppedClosed,
+                             long droppedRemovedPeer) {
     public TransportStats {
         peers = Map.copyOf(peers);
     }

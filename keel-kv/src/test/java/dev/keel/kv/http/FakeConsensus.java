@@ -65,7 +65,7 @@ public final class FakeConsensus implements Consensus {
     @Override
     public synchronized ServerStatus status() {
         return new ServerStatus(nodeId, leaderId == nodeId ? Role.LEADER : Role.FOLLOWER, 1, leaderId, index, index, index, 0,
-                List.of(nodeId), java.util.Map.of());
+                List.of(nodeId), java.util.Map.of(), dev.keel.core.Membership.of(nodeId));
     }
 
     @Override
