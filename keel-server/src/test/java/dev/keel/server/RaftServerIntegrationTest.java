@@ -249,4 +249,24 @@ class RaftServerIntegrationTest {
             for (int k = 0; k < written; k++) assertThat(machines.get(n).get("w" + k)).isEqualTo(String.valueOf(k));
         }
     }
+
+    @Test
+    void lostMajorityRecoveredOnOneSurvivor() throws Exception {
+        for (int id = 1; id <= 3; id++) start(id, 0);
+        for (int i = 0; i < 20; i++) servers.get(leader()).submit(b("r" + i + "=" + i)).get(10, TimeUnit.SECONDS);
+        await("node 1 has every write", () -> "19".equals(machines.get(1).get("r19")));
+        // Nodes 2 and 3 are lost for good; node 1 alone cannot commit anything.
+        servers.remove(2).close();
+        servers.remove(3).close();
+        servers.remove(1).close();
+        Recovery.Result r = Recovery.forceMembership(dir.resolve("n1"), 1, "test", dev.keel.core.Membership.of(1));
+        assertThat(r.membership().voters()).containsExactly(1);
+        start(1, 0);
+        await("survivor leads alone", () -> servers.get(1).status().role() == Role.LEADER);
+        servers.get(1).submit(b("after=recovery")).get(10, TimeUnit.SECONDS);
+        for (int i = 0; i < 20; i++) assertThat(machines.get(1).get("r" + i)).isEqualTo(String.valueOf(i));
+        assertThat(machines.get(1).get("after")).isEqualTo("recovery");
+        assertThatThrownBy(() -> Recovery.forceMembership(dir.resolve("n9"), 9, "test", dev.keel.core.Membership.of(1)))
+                .hasMessageContaining("must include this node 9");
+    }
 }
