@@ -48,6 +48,18 @@ public record Entry(long index, long term, EntryType type, byte[] data) {
 
     @Override
     public String toString() {
-        return index + "/" + term + (type == EntryType.NOOP ? ":noop" : ":" + Bytes.preview(data));
+        return index + "/" + term + switch (type) {
+            case NOOP -> ":noop";
+            case CONFIG -> ":config(" + describeConfig() + ")";
+            case NORMAL -> ":" + Bytes.preview(data);
+        };
+    }
+
+    private String describeConfig() {
+        try {
+            return Membership.decode(data).toString();
+        } catch (IllegalArgumentException e) {
+            return "malformed";
+        }
     }
 }

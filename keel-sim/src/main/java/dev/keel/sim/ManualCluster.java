@@ -66,6 +66,7 @@ public final class ManualCluster {
     }
 
     private final int size;
+    private final int initialVoters;
     private final SplittableRandom root;
     private final UnaryOperator<RaftConfig.Builder> customize;
     private final SafetyChecker checker = new SafetyChecker();
@@ -100,7 +101,19 @@ public final class ManualCluster {
      *     {@code b -> b.preVote(false).maxEntriesPerAppend(1)}
      */
     public ManualCluster(int size, long seed, UnaryOperator<RaftConfig.Builder> customize) {
+        this(size, size, seed, customize);
+    }
+
+    /**
+     * @param initialVoters nodes 1..initialVoters form the cluster; the others start outside it,
+     *     to be added with {@link #changeMembership}
+     */
+    public ManualCluster(int size, int initialVoters, long seed, UnaryOperator<RaftConfig.Builder> customize) {
         if (size < 1) throw new IllegalArgumentException("cluster size " + size + " < 1");
+        if (initialVoters < 1 || initialVoters > size) {
+            throw new IllegalArgumentException("initial voters " + initialVoters + " outside 1.." + size);
+        }
+        this.initialVoters = initialVoters;
         this.size = size;
         this.root = new SplittableRandom(seed);
         this.customize = customize;
@@ -130,6 +143,24 @@ public final class ManualCluster {
         nd.raft.campaignNow();
         processReady(nd);
         afterStep();
+    }
+
+    /** Asks a node (the leader) for a new configuration (thesis chapter 4). */
+    public ProposeResult changeMembership(int node, dev.keel.core.Membership target) {
+        Node nd = live(node);
+        ProposeResult r = nd.raft.changeMembership(target);
+        processReady(nd);
+        afterStep();
+        return r;
+    }
+
+    /** Asks a node (the leader) to hand leadership to another (thesis §3.10). */
+    public ProposeResult transferLeadership(int node, int to) {
+        Node nd = live(node);
+        ProposeResult r = nd.raft.transferLeadership(to);
+        processReady(nd);
+        afterStep();
+        return r;
     }
 
     /** Proposes a command (UTF-8) to a node. */
@@ -385,7 +416,7 @@ public final class ManualCluster {
     // ---------------------------------------------------------------- internals
 
     private void start(Node nd) {
-        RaftConfig.Builder b = RaftConfig.builder(nd.id, IntStream.rangeClosed(1, size).boxed().toList())
+        RaftConfig.Builder b = RaftConfig.builder(nd.id, IntStream.rangeClosed(1, initialVoters).boxed().toList())
                 .electionTimeoutTicks(10)
                 .heartbeatIntervalTicks(1)
                 .preVote(true)

@@ -113,6 +113,27 @@ final class ScenarioRunner {
                     case ProposeResult.Rejected r -> "rejected " + r.reason() + ": " + r.detail();
                 });
             }
+            case "members" -> {
+                // members N voters=1,2,3 [learners=4,5]: node N (the leader) proposes this configuration.
+                if (w.length < 3) throw new IllegalArgumentException("usage: members N voters=1,2 [learners=3]");
+                int[] voters = new int[0];
+                int[] learners = new int[0];
+                for (int i = 2; i < w.length; i++) {
+                    String[] kv = w[i].split("=", 2);
+                    int[] ids = kv.length < 2 || kv[1].isEmpty() ? new int[0]
+                            : java.util.Arrays.stream(kv[1].split(",")).mapToInt(Integer::parseInt).toArray();
+                    switch (kv[0]) {
+                        case "voters" -> voters = ids;
+                        case "learners" -> learners = ids;
+                        default -> throw new IllegalArgumentException("unknown members option `" + kv[0] + "`");
+                    }
+                }
+                out.add(result(cluster.changeMembership(node(w[1]), new dev.keel.core.Membership(voters, new int[0], learners))));
+            }
+            case "transfer" -> {
+                arity(w, 3, 3);
+                out.add(result(cluster.transferLeadership(node(w[1]), node(w[2]))));
+            }
             case "read" -> {
                 arity(w, 3, 3);
                 int n = node(w[1]);
@@ -225,10 +246,20 @@ final class ScenarioRunner {
         return out;
     }
 
+    private static String result(ProposeResult r) {
+        return switch (r) {
+            case ProposeResult.Accepted a -> "accepted index=" + a.index() + " term=" + a.term();
+            case ProposeResult.NotLeader nl -> "not leader"
+                    + (nl.leaderHint() == RaftNode.NONE ? ", no leader known" : ", leader hint n" + nl.leaderHint());
+            case ProposeResult.Rejected rj -> "rejected " + rj.reason() + ": " + rj.detail();
+        };
+    }
+
     private void newCluster(String[] w) {
         if (w.length < 2) throw new IllegalArgumentException("usage: cluster N [prevote=false] [checkquorum=false] "
                 + "[maxentries=K] [seed=S]");
         int n = Integer.parseInt(w[1]);
+        int voters = n;
         long seed = 1;
         List<UnaryOperator<RaftConfig.Builder>> opts = new ArrayList<>();
         for (int i = 2; i < w.length; i++) {
@@ -248,10 +279,11 @@ final class ScenarioRunner {
                     opts.add(b -> b.maxEntriesPerAppend(v));
                 }
                 case "seed" -> seed = Long.parseLong(kv[1]);
+                case "voters" -> voters = Integer.parseInt(kv[1]);
                 default -> throw new IllegalArgumentException("unknown cluster option `" + kv[0] + "`");
             }
         }
-        cluster = new ManualCluster(n, seed, b -> {
+        cluster = new ManualCluster(n, voters, seed, b -> {
             for (UnaryOperator<RaftConfig.Builder> o : opts) b = o.apply(b);
             return b;
         });
