@@ -136,6 +136,7 @@ public final class Simulation {
                 .checkQuorum(checkQuorum)
                 .leaseReads(lease)
                 .clockDriftTicks(2)
+                .maxLearnerLagEntries(rng.nextInt(3) == 0 ? 1000 : rng.nextInt(20))
                 .mutation(options.mutation())
                 .build();
         this.dupRate = rng.nextInt(3) == 0 ? rng.nextDouble() * 0.05 : 0;
@@ -720,6 +721,7 @@ public final class Simulation {
                 .checkQuorum(base.checkQuorum())
                 .leaseReads(base.leaseReads())
                 .clockDriftTicks(base.clockDriftTicks())
+                .maxLearnerLagEntries(base.maxLearnerLagEntries())
                 .mutation(base.mutation())
                 .build();
     }
