@@ -7,7 +7,8 @@ import picocli.CommandLine.Command;
 @Command(name = "keel", mixinStandardHelpOptions = true, version = "keel 0.1.0-SNAPSHOT",
         description = "Keel: a Raft consensus library and replicated key-value store for the JVM.",
         subcommands = {DemoCommand.class, ServeCommand.class, ClientCommands.Put.class, ClientCommands.Get.class,
-            ClientCommands.Delete.class, ClientCommands.Scan.class, ClientCommands.StatusCmd.class, SimCommand.class,
+            ClientCommands.Delete.class, ClientCommands.Scan.class, ClientCommands.StatusCmd.class, ClientCommands.Members.class,
+            ClientCommands.TransferLeader.class, RecoverCommand.class, SimCommand.class,
             CommandLine.HelpCommand.class})
 public final class KeelCli implements Runnable {
     @CommandLine.Spec

@@ -2,30 +2,63 @@ package dev.keel.cli;
 
 import dev.keel.kv.KvConfig;
 import dev.keel.kv.KvServer;
+import dev.keel.kv.client.KeelClient;
+import dev.keel.kv.client.KeelClientException;
+import dev.keel.kv.client.Results;
 import dev.keel.server.ServerConfig;
+import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.net.URI;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code keel serve}: runs one node of a replicated KV cluster. */
+/** {@code keel serve}: runs one node of a replicated KV cluster, bootstrapping it ({@code --cluster}) or joining it ({@code --join}). */
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = {"Runs one Keel KV node until interrupted (Ctrl-C or SIGTERM stop it cleanly).",
+            "Bootstrap a new cluster with --cluster on every initial node, or add a node to a running cluster with "
+                    + "--join <any member's HTTP address> --listen <this node's peer host:port>: it asks to be added as a "
+                    + "learner; promote it with keel members promote --id N once it has caught up.",
             "Options can also be read from a file: keel serve @node1.args (one option per line)."})
 final class ServeCommand implements Callable<Integer> {
+    private static final Logger log = LoggerFactory.getLogger(ServeCommand.class);
+
     @Option(names = "--id", required = true, description = "This node's id (a positive number, as in --cluster).")
     int id;
 
     @Option(names = "--data-dir", required = true, description = "Where this node keeps its log, hard state and snapshots.")
     Path dataDir;
 
-    @Option(names = "--cluster", required = true,
-            description = "Every member's peer (Raft) address: 1=host:port,2=host:port,3=host:port.")
+    @Option(names = "--cluster",
+            description = "Bootstrap: every initial member's peer (Raft) address: 1=host:port,2=host:port,3=host:port.")
     String cluster;
+
+    @Option(names = "--join", description = "Join a running cluster through any member's HTTP address (http://host:port) "
+            + "instead of bootstrapping with --cluster. Needs --listen. On a restart it does not add the node again.")
+    String join;
+
+    @Option(names = "--listen", description = "This node's peer (Raft) address, host:port, as the other members reach it "
+            + "(with --join; with --cluster it is taken from there).")
+    String listen;
+
+    @Option(names = "--advertise-http", description = "With --join: this node's HTTP address as clients and the other "
+            + "members reach it (default: http://<--http>).")
+    String advertiseHttp;
+
+    @Option(names = "--join-timeout-ms", description = "With --join: how long to keep trying to reach the cluster and be "
+            + "added (default: ${DEFAULT-VALUE}).")
+    long joinTimeoutMillis = 60_000;
 
     @Option(names = "--http", required = true, description = "host:port to serve the HTTP API on.")
     String http;
@@ -61,11 +94,17 @@ final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        try {
+            checkOptions();
+        } catch (IllegalArgumentException e) {
+            throw usage(e.getMessage());
+        }
+        if (join != null) return serveJoining();
         KvConfig config;
         try {
             config = config();
         } catch (IllegalArgumentException e) {
-            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+            throw usage(e.getMessage());
         }
         KvServer server = KvServer.start(config);
         CountDownLatch done = new CountDownLatch(1);
@@ -75,6 +114,164 @@ final class ServeCommand implements Callable<Integer> {
         }, "keel-shutdown"));
         done.await();
         return 0;
+    }
+
+    private CommandLine.ParameterException usage(String message) {
+        return new CommandLine.ParameterException(spec.commandLine(), message);
+    }
+
+    /** The checks that need no network; IllegalArgumentException with the message for the user. */
+    void checkOptions() {
+        if (id <= 0) throw new IllegalArgumentException("--id must be a positive node id, not " + id);
+        if (cluster != null && join != null) {
+            throw new IllegalArgumentException("give --cluster (bootstrap a new cluster) or --join (join a running one), not both");
+        }
+        if (cluster == null && join == null) {
+            throw new IllegalArgumentException("give --cluster 1=host:port,... to bootstrap a cluster, or --join <a member's HTTP "
+                    + "address> --listen <this node's host:port> to join a running one");
+        }
+        ClusterSpec.hostPort(http, "--http");
+        if (join != null) {
+            ClientCommands.httpUri(join, "--join");
+            if (listen == null) throw new IllegalArgumentException("--join needs --listen <this node's peer host:port>");
+            ClusterSpec.hostPort(listen, "--listen");
+            if (httpCluster != null) {
+                throw new IllegalArgumentException("--http-cluster is for --cluster; with --join the members' HTTP addresses come "
+                        + "from the cluster");
+            }
+            selfHttp();
+            if (joinTimeoutMillis <= 0) throw new IllegalArgumentException("--join-timeout-ms must be positive");
+        } else {
+            if (advertiseHttp != null) throw new IllegalArgumentException("--advertise-http is for --join");
+            if (listen != null) {
+                InetSocketAddress l = ClusterSpec.hostPort(listen, "--listen");
+                InetSocketAddress self = ClusterSpec.addresses(cluster, "--cluster").get(id);
+                if (self != null && (self.getPort() != l.getPort() || !self.getHostString().equals(l.getHostString()))) {
+                    throw new IllegalArgumentException("--listen " + listen + " disagrees with --cluster's address for node " + id
+                            + " (" + self.getHostString() + ":" + self.getPort() + ")");
+                }
+            }
+        }
+    }
+
+    /** The HTTP address this node advertises when joining. */
+    URI selfHttp() {
+        if (advertiseHttp != null) return ClientCommands.httpUri(advertiseHttp, "--advertise-http");
+        InetSocketAddress a = ClusterSpec.hostPort(http, "--http");
+        if (a.getAddress() != null && a.getAddress().isAnyLocalAddress()) {
+            throw new IllegalArgumentException("--http " + http + " listens on every interface; give --advertise-http "
+                    + "http://<address others reach>:" + a.getPort());
+        }
+        return ClientCommands.httpUri(a.getHostString() + ":" + a.getPort(), "--http");
+    }
+
+    /**
+     * The joining node's configuration from the cluster's member list: contacts every current
+     * member (but this node) at its peer address, knows their HTTP addresses where the list has
+     * them (the replicated book brings the rest), and starts outside the cluster.
+     */
+    KvConfig joinConfig(Results.Members current) {
+        InetSocketAddress self = ClusterSpec.hostPort(listen, "--listen");
+        Map<Integer, InetSocketAddress> members = new TreeMap<>();
+        Map<Integer, URI> httpMembers = new TreeMap<>();
+        for (Results.Member m : current.members()) {
+            if (m.id() == id) {
+                InetSocketAddress known = m.peer().isEmpty() ? null : ClusterSpec.hostPort(m.peer(), "the cluster's address of node " + id);
+                if (known != null && (known.getPort() != self.getPort() || !known.getHostString().equals(self.getHostString()))) {
+                    throw new IllegalArgumentException("node " + id + " is already a member with peer address " + m.peer()
+                            + ", not --listen " + listen + "; remove it first (keel members remove --id " + id + ") or listen there");
+                }
+                continue;
+            }
+            if (m.peer().isEmpty()) continue;
+            members.put(m.id(), ClusterSpec.hostPort(m.peer(), "the cluster's address of node " + m.id()));
+            if (!m.http().isEmpty()) httpMembers.put(m.id(), ClientCommands.httpUri(m.http(), "the cluster's HTTP address of node " + m.id()));
+        }
+        if (members.isEmpty()) throw new IllegalArgumentException("the cluster at " + join + " lists no other member with a peer address");
+        members.put(id, self);
+        httpMembers.put(id, selfHttp());
+        ServerConfig sc = ServerConfig.builder(id, clusterId, members, dataDir)
+                .tickMillis(tickMillis).electionTimeoutTicks(electionTicks).heartbeatIntervalTicks(heartbeatTicks)
+                .snapshotEveryEntries(snapshotEvery).proposalTimeoutMillis(timeoutMillis).joining(true).build();
+        return KvConfig.builder(sc, ClusterSpec.hostPort(http, "--http"), httpMembers).build();
+    }
+
+    /**
+     * {@code --join}: read the members from the join address, start outside the cluster, then ask
+     * (through the cluster) to be added as a learner unless already a member, retrying until the
+     * join timeout.
+     */
+    private int serveJoining() throws InterruptedException, IOException {
+        URI joinUri = ClientCommands.httpUri(join, "--join");
+        long deadline = System.nanoTime() + Duration.ofMillis(joinTimeoutMillis).toNanos();
+        Results.Members current;
+        try (KeelClient c = KeelClient.builder(List.of(joinUri)).operationTimeout(Duration.ofMillis(joinTimeoutMillis)).build()) {
+            current = c.members();
+        } catch (KeelClientException e) {
+            log.error("node={} cannot read the cluster's members from {}: {}", id, joinUri, e.getMessage());
+            return 1;
+        }
+        KvConfig config;
+        try {
+            config = joinConfig(current);
+        } catch (IllegalArgumentException e) {
+            log.error("node={} cannot join through {}: {}", id, joinUri, e.getMessage());
+            return 1;
+        }
+        Results.Member existing = current.member(id).orElse(null);
+        KvServer server = KvServer.start(config);
+        AtomicBoolean stopped = new AtomicBoolean();
+        CountDownLatch done = new CountDownLatch(1);
+        Runnable stop = () -> {
+            if (stopped.compareAndSet(false, true)) server.close();
+            done.countDown();
+        };
+        Runtime.getRuntime().addShutdownHook(new Thread(stop, "keel-shutdown"));
+        if (existing != null) {
+            log.info("node={} is already a {} of the cluster; not adding it again", id, existing.role());
+        } else {
+            String problem = addSelf(joinUri, current, deadline);
+            if (problem != null) {
+                log.error("node={} could not be added through {}: {}. Add it by hand: keel members add --id {} --address {} --http {} "
+                        + "--learner --endpoints {}", id, joinUri, problem, id, listen, selfHttp(), joinUri);
+                stop.run();
+                return 1;
+            }
+            log.info("node={} joined as a learner; once it has caught up, an operator should promote it: "
+                    + "bin/keel members promote --id {} --endpoints {}", id, id, joinUri);
+        }
+        done.await();
+        return 0;
+    }
+
+    /** Asks the cluster to add this node as a learner until accepted or the deadline; null on success, else why not. */
+    private String addSelf(URI joinUri, Results.Members current, long deadlineNanos) throws InterruptedException {
+        List<URI> endpoints = new ArrayList<>(List.of(joinUri));
+        for (Results.Member m : current.members()) {
+            if (m.id() != id && !m.http().isEmpty()) {
+                URI u = ClientCommands.httpUri(m.http(), "members");
+                if (!endpoints.contains(u)) endpoints.add(u);
+            }
+        }
+        String problem = "no attempt made";
+        long pauseMillis = 100;
+        while (true) {
+            long remainingMillis = (deadlineNanos - System.nanoTime()) / 1_000_000;
+            if (remainingMillis <= 0) return problem;
+            try (KeelClient c = KeelClient.builder(endpoints).operationTimeout(Duration.ofMillis(remainingMillis)).build()) {
+                c.addMember(id, listen.trim(), selfHttp(), true);
+                return null;
+            } catch (KeelClientException.BadRequest e) {
+                // A 409 other than a change in progress, or bad input: retrying cannot help.
+                if (e.status() != 409 || !e.code().equals("MEMBERSHIP_CHANGE_PENDING")) return e.getMessage();
+                problem = e.getMessage();
+            } catch (KeelClientException e) {
+                // Unavailable, or Timeout (adding the same node again is harmless): try again.
+                problem = e.getMessage();
+            }
+            Thread.sleep(pauseMillis); // a retry delay while the cluster is busy
+            pauseMillis = Math.min(pauseMillis * 2, 2_000);
+        }
     }
 
     KvConfig config() {

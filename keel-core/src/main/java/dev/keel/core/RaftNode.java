@@ -958,10 +958,13 @@ public final class RaftNode {
                 return new ProposeResult.Rejected(ProposeResult.Reason.INVALID_MEMBERSHIP,
                         "node " + v + " must join as a learner before it becomes a voter");
             }
+            // Caught up: it holds the current configuration (so it is alive and has answered since
+            // it was added, however short the log) and is at most maxLearnerLagEntries behind.
             long match = peerProgress(v).matchIndex;
-            if (match + config.maxLearnerLagEntries() < log.lastIndex()) {
+            if (match < membershipIndex || match + config.maxLearnerLagEntries() < log.lastIndex()) {
                 return new ProposeResult.Rejected(ProposeResult.Reason.NOT_CAUGHT_UP, "learner " + v + " has "
-                        + match + " of " + log.lastIndex() + " entries (at most " + config.maxLearnerLagEntries() + " behind)");
+                        + match + " of " + log.lastIndex() + " entries (it needs the configuration at " + membershipIndex
+                        + " and at most " + config.maxLearnerLagEntries() + " behind)");
             }
         }
         for (int v : oldVoters) if (Arrays.binarySearch(newVoters, v) < 0) changed++;

@@ -14,8 +14,10 @@ import java.util.TreeMap;
  * HTTP address (followers forward writes there), the request limits and the session policy.
  *
  * @param httpAddress the address to bind the HTTP API to
- * @param httpMembers each member's HTTP base URI as the other nodes and clients reach it, this node's
- *     included; the same ids as {@code server.members()}
+ * @param httpMembers the HTTP base URIs of the bootstrap members as the other nodes and clients reach
+ *     them, this node's included; ids among {@code server.members()}. Members' HTTP addresses are also
+ *     replicated through the log (nodes added at run time, and each leader publishes those it knows
+ *     from here), and the replicated address wins; a joining node needs only its own here
  * @param sessionTtlEntries a client session idle for more than this many log entries is dropped
  *     (log time, see {@link KvStateMachine}); default 1,000,000. Must be equal on every node
  * @param maxSessions at most this many sessions are kept, least recently active dropped first;
@@ -32,8 +34,12 @@ public record KvConfig(ServerConfig server, InetSocketAddress httpAddress, Map<I
             throw new IllegalArgumentException("server, httpAddress, httpMembers, limits and requestTimeout are required");
         }
         httpMembers = Map.copyOf(new TreeMap<>(httpMembers));
-        if (!httpMembers.keySet().equals(server.members().keySet())) {
-            throw new IllegalArgumentException("httpMembers " + new TreeMap<>(httpMembers).keySet() + " must name the same nodes as members "
+        if (!httpMembers.containsKey(server.nodeId())) {
+            throw new IllegalArgumentException("httpMembers " + new TreeMap<>(httpMembers).keySet() + " must include this node "
+                    + server.nodeId());
+        }
+        if (!server.members().keySet().containsAll(httpMembers.keySet())) {
+            throw new IllegalArgumentException("httpMembers " + new TreeMap<>(httpMembers).keySet() + " name nodes that are not members "
                     + new TreeMap<>(server.members()).keySet());
         }
         if (sessionTtlEntries <= 0) throw new IllegalArgumentException("sessionTtlEntries " + sessionTtlEntries + " must be positive");

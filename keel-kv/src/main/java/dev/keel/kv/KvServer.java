@@ -9,6 +9,7 @@ import dev.keel.server.RaftServer;
 import dev.keel.server.ServerStatus;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.IntConsumer;
 import org.slf4j.Logger;
@@ -103,6 +104,36 @@ public final class KvServer implements AutoCloseable {
         @Override
         public void addLeaderListener(IntConsumer listener) {
             server.addLeaderListener(listener);
+        }
+
+        @Override
+        public CompletableFuture<Void> addLearner(int id, InetSocketAddress peer, String http) {
+            return server.addLearner(id, peer, http);
+        }
+
+        @Override
+        public CompletableFuture<Void> promote(int id) {
+            return server.promote(id);
+        }
+
+        @Override
+        public CompletableFuture<Void> removeMember(int id) {
+            return server.removeMember(id);
+        }
+
+        @Override
+        public CompletableFuture<Void> transferLeadership(int id) {
+            return server.transferLeadership(id);
+        }
+
+        @Override
+        public CompletableFuture<Void> publishAddress(int id, InetSocketAddress peer, String http) {
+            return server.publishAddress(id, peer, http);
+        }
+
+        @Override
+        public Map<Integer, RaftServer.Member> memberAddresses() {
+            return server.memberAddresses();
         }
     }
 }

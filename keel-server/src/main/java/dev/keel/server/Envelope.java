@@ -15,18 +15,24 @@ import java.util.TreeMap;
 /**
  * How the server tells its own replicated commands from the user's: every entry's data starts
  * with one byte, {@link #USER} (the rest goes to the {@link StateMachine}) or {@link #KEEL} (the
- * rest is a Keel command: today, a member's peer address). Snapshots start with Keel's part (the
- * address book), then the user's.
+ * rest is a Keel command: today, a member's addresses: its peer address and, optionally, the URI
+ * of its client API such as an HTTP base URI, so that nodes added at run time can be reached by
+ * every member). Snapshots start with Keel's part (the address book), then the user's.
+ *
+ * <p>Compatibility: a SET_ADDRESS written before the client URI existed ends after the port and
+ * decodes with an empty URI; snapshots written then carry {@link #SNAPSHOT_MAGIC_V1} and read the same way.
  */
 final class Envelope {
     static final byte USER = 0;
     static final byte KEEL = 1;
     private static final byte SET_ADDRESS = 1;
-    private static final int SNAPSHOT_MAGIC = 0x4b454c53; // "KELS"
+    private static final int SNAPSHOT_MAGIC_V1 = 0x4b454c53; // "KELS": peer addresses only
+    private static final int SNAPSHOT_MAGIC = 0x4b454c32; // "KEL2": peer address and client URI
 
     private Envelope() {}
 
-    record Address(int id, InetSocketAddress address) {}
+    /** A member's addresses; {@code http} is "" when none was given. */
+    record Address(int id, InetSocketAddress address, String http) {}
 
     static byte[] user(byte[] command) {
         byte[] data = new byte[command.length + 1];
@@ -43,7 +49,7 @@ final class Envelope {
         return Arrays.copyOfRange(data, 1, data.length);
     }
 
-    static byte[] setAddress(int id, InetSocketAddress address) {
+    static byte[] setAddress(int id, InetSocketAddress address, String http) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         try (DataOutputStream d = new DataOutputStream(bytes)) {
             d.writeByte(KEEL);
@@ -51,6 +57,7 @@ final class Envelope {
             d.writeInt(id);
             d.writeUTF(address.getHostString());
             d.writeInt(address.getPort());
+            d.writeUTF(http == null ? "" : http);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -68,38 +75,41 @@ final class Envelope {
             int id = d.readInt();
             String host = d.readUTF();
             int port = d.readInt();
-            return new Address(id, new InetSocketAddress(host, port));
+            String http = d.available() > 0 ? d.readUTF() : ""; // absent in entries written before it existed
+            return new Address(id, new InetSocketAddress(host, port), http);
         } catch (IOException e) {
             throw new IllegalStateException("malformed Keel command of " + data.length + " bytes", e);
         }
     }
 
-    static void writeAddressBook(OutputStream out, Map<Integer, InetSocketAddress> book) throws IOException {
+    static void writeAddressBook(OutputStream out, Map<Integer, RaftServer.Member> book) throws IOException {
         DataOutputStream d = new DataOutputStream(out);
         d.writeInt(SNAPSHOT_MAGIC);
         d.writeInt(book.size());
-        for (Map.Entry<Integer, InetSocketAddress> e : new TreeMap<>(book).entrySet()) {
+        for (Map.Entry<Integer, RaftServer.Member> e : new TreeMap<>(book).entrySet()) {
             d.writeInt(e.getKey());
-            d.writeUTF(e.getValue().getHostString());
-            d.writeInt(e.getValue().getPort());
+            d.writeUTF(e.getValue().peer().getHostString());
+            d.writeInt(e.getValue().peer().getPort());
+            d.writeUTF(e.getValue().http());
         }
         d.flush();
     }
 
-    static Map<Integer, InetSocketAddress> readAddressBook(InputStream in) throws IOException {
+    static Map<Integer, RaftServer.Member> readAddressBook(InputStream in) throws IOException {
         DataInputStream d = new DataInputStream(in);
         int magic = d.readInt();
-        if (magic != SNAPSHOT_MAGIC) {
+        if (magic != SNAPSHOT_MAGIC && magic != SNAPSHOT_MAGIC_V1) {
             throw new IOException("snapshot does not start with Keel's header: got 0x" + Integer.toHexString(magic));
         }
         int n = d.readInt();
         if (n < 0 || n > 100_000) throw new IOException("snapshot address book of " + n + " entries");
-        Map<Integer, InetSocketAddress> book = new TreeMap<>();
+        Map<Integer, RaftServer.Member> book = new TreeMap<>();
         for (int i = 0; i < n; i++) {
             int id = d.readInt();
             String host = d.readUTF();
             int port = d.readInt();
-            book.put(id, new InetSocketAddress(host, port));
+            String http = magic == SNAPSHOT_MAGIC ? d.readUTF() : "";
+            book.put(id, new RaftServer.Member(new InetSocketAddress(host, port), http));
         }
         return book;
     }

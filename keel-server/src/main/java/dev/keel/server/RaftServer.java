@@ -79,8 +79,8 @@ public final class RaftServer implements AutoCloseable {
     // Shared between the loop (insert) and the apply thread (complete).
     private final ConcurrentHashMap<Long, Pending> proposals = new ConcurrentHashMap<>();
     private final List<IntConsumer> leaderListeners = new CopyOnWriteArrayList<>();
-    /** Peer addresses replicated through the log (Keel's own commands), bootstrap members first. */
-    private final ConcurrentHashMap<Integer, java.net.InetSocketAddress> addressBook = new ConcurrentHashMap<>();
+    /** Members' addresses replicated through the log (Keel's own commands), bootstrap members first. */
+    private final ConcurrentHashMap<Integer, Member> addressBook = new ConcurrentHashMap<>();
     private volatile ServerStatus status;
 
     // Apply-thread state.
@@ -90,6 +90,18 @@ public final class RaftServer implements AutoCloseable {
     private long bytesSinceSnapshot;
     private final AtomicBoolean snapshotInProgress = new AtomicBoolean();
     private final PriorityQueue<ReadWaiter> readWaiters = new PriorityQueue<>((a, b) -> Long.compare(a.index, b.index));
+
+    /**
+     * A member's addresses as replicated through the log: its peer (Raft) address and the URI of its
+     * client API (for example the KV store's HTTP base URI), {@code ""} when none was given
+     * (bootstrap members, which know each other's from their configuration).
+     */
+    public record Member(java.net.InetSocketAddress peer, String http) {
+        public Member {
+            if (peer == null) throw new IllegalArgumentException("peer address is required");
+            if (http == null) http = "";
+        }
+    }
 
     private record Pending(long term, CompletableFuture<byte[]> future, long deadlineNanos) {}
 
@@ -120,7 +132,7 @@ public final class RaftServer implements AutoCloseable {
         this.stateMachine = stateMachine;
         this.store = store;
         this.inbox = new LinkedBlockingQueue<>(config.maxPendingRequests());
-        this.addressBook.putAll(config.members());
+        config.members().forEach((id, address) -> addressBook.put(id, new Member(address, "")));
 
         // Restore the state machine from the newest snapshot before the core starts (thesis §5.1).
         SnapshotMeta snap = store.snapshot();
@@ -154,8 +166,8 @@ public final class RaftServer implements AutoCloseable {
             if (!inbox.offer(m)) log.debug("node={} inbox full, dropped {}", config.nodeId(), m.getClass().getSimpleName());
         });
         // Members added after bootstrap (from the restored snapshot's address book).
-        addressBook.forEach((peer, address) -> {
-            if (peer != config.nodeId() && !config.members().containsKey(peer)) transport.addPeer(peer, address);
+        addressBook.forEach((peer, member) -> {
+            if (peer != config.nodeId() && !config.members().containsKey(peer)) transport.addPeer(peer, member.peer());
         });
         this.snapshotWriter = Executors.newSingleThreadExecutor(r -> daemon(r, "keel-snapshot-" + config.nodeId()));
         this.loopThread = daemon(this::runLoop, "keel-raft-" + config.nodeId());
@@ -317,8 +329,17 @@ public final class RaftServer implements AutoCloseable {
      * connections. Completes once the new configuration is committed and applied here. Leader only.
      */
     public CompletableFuture<Void> addLearner(int id, java.net.InetSocketAddress address) {
+        return addLearner(id, address, "");
+    }
+
+    /**
+     * As {@link #addLearner(int, java.net.InetSocketAddress)}, replicating also the URI of the node's
+     * client API ({@code http}, for example {@code http://10.0.0.4:8084}; "" for none), so that every
+     * member can send the node's clients' requests there. Leader only.
+     */
+    public CompletableFuture<Void> addLearner(int id, java.net.InetSocketAddress address, String http) {
         if (id <= 0) return CompletableFuture.failedFuture(new IllegalArgumentException("node id " + id + " must be positive"));
-        return propose(Envelope.setAddress(id, address)).thenCompose(r -> changeMembership(m -> {
+        return propose(Envelope.setAddress(id, address, http)).thenCompose(r -> changeMembership(m -> {
             if (m.contains(id)) return m;
             int[] learners = java.util.stream.IntStream.concat(java.util.stream.IntStream.of(m.learners()),
                     java.util.stream.IntStream.of(id)).toArray();
@@ -362,14 +383,14 @@ public final class RaftServer implements AutoCloseable {
             try {
                 target = change.apply(node.membership());
             } catch (IllegalArgumentException e) {
-                f.completeExceptionally(new KeelException.Rejected(e.getMessage()));
+                f.completeExceptionally(new KeelException.Rejected(ProposeResult.Reason.INVALID_MEMBERSHIP + ": " + e.getMessage()));
                 return;
             }
             switch (node.changeMembership(target)) {
                 case ProposeResult.Accepted a -> proposals.put(a.index(), new Pending(a.term(), f,
                         System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(config.proposalTimeoutMillis())));
                 case ProposeResult.NotLeader nl -> f.completeExceptionally(new KeelException.NotLeader(nl.leaderHint()));
-                case ProposeResult.Rejected rj -> f.completeExceptionally(new KeelException.Rejected(rj.detail()));
+                case ProposeResult.Rejected rj -> f.completeExceptionally(rejected(rj));
             }
         }))) {
             f.completeExceptionally(new KeelException.Rejected("too many pending requests"));
@@ -387,7 +408,7 @@ public final class RaftServer implements AutoCloseable {
             switch (node.transferLeadership(id)) {
                 case ProposeResult.Accepted a -> f.complete(null);
                 case ProposeResult.NotLeader nl -> f.completeExceptionally(new KeelException.NotLeader(nl.leaderHint()));
-                case ProposeResult.Rejected rj -> f.completeExceptionally(new KeelException.Rejected(rj.detail()));
+                case ProposeResult.Rejected rj -> f.completeExceptionally(rejected(rj));
             }
         }))) {
             f.completeExceptionally(new KeelException.Rejected("too many pending requests"));
@@ -395,26 +416,48 @@ public final class RaftServer implements AutoCloseable {
         return f;
     }
 
+    /**
+     * Replicates a member's addresses (peer and client URI) without changing the membership, for
+     * example a bootstrap member's client URI, which only the configuration knew. Completes once
+     * applied here. Leader only.
+     */
+    public CompletableFuture<Void> publishAddress(int id, java.net.InetSocketAddress address, String http) {
+        if (id <= 0) return CompletableFuture.failedFuture(new IllegalArgumentException("node id " + id + " must be positive"));
+        return propose(Envelope.setAddress(id, address, http)).thenApply(r -> null);
+    }
+
     /** The replicated peer address of every node ever added (bootstrap members included). */
     public Map<Integer, java.net.InetSocketAddress> addressBook() {
+        Map<Integer, java.net.InetSocketAddress> out = new HashMap<>();
+        addressBook.forEach((id, m) -> out.put(id, m.peer()));
+        return Map.copyOf(out);
+    }
+
+    /** The replicated addresses (peer and client URI) of every node ever added (bootstrap members included). */
+    public Map<Integer, Member> memberAddresses() {
         return Map.copyOf(addressBook);
+    }
+
+    /** The core's refusal, its reason first (such as "MEMBERSHIP_CHANGE_PENDING: ..."), so callers can tell them apart. */
+    private static KeelException.Rejected rejected(ProposeResult.Rejected rj) {
+        return new KeelException.Rejected(rj.reason() + ": " + rj.detail());
     }
 
     /** Applies a committed entry: a user command goes to the state machine, Keel's own to Keel. */
     private byte[] applyCommand(long index, byte[] data) {
         if (Envelope.isUser(data)) return stateMachine.apply(index, Envelope.payload(data));
         Envelope.Address a = Envelope.decodeSetAddress(data);
-        addressBook.put(a.id(), a.address());
+        addressBook.put(a.id(), new Member(a.address(), a.http()));
         if (a.id() != config.nodeId()) transport.addPeer(a.id(), a.address());
         return new byte[0];
     }
 
     private void restoreFrom(InputStream in) throws IOException {
-        Map<Integer, java.net.InetSocketAddress> book = Envelope.readAddressBook(in);
+        Map<Integer, Member> book = Envelope.readAddressBook(in);
         addressBook.putAll(book);
         if (transport != null) { // null while the constructor restores, before the transport exists
-            book.forEach((id, addr) -> {
-                if (id != config.nodeId()) transport.addPeer(id, addr);
+            book.forEach((id, member) -> {
+                if (id != config.nodeId()) transport.addPeer(id, member.peer());
             });
         }
         stateMachine.restore(in);
@@ -479,7 +522,7 @@ public final class RaftServer implements AutoCloseable {
             case ProposeResult.Accepted a -> proposals.put(a.index(), new Pending(a.term(), p.future(),
                     System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(config.proposalTimeoutMillis())));
             case ProposeResult.NotLeader nl -> p.future().completeExceptionally(new KeelException.NotLeader(nl.leaderHint()));
-            case ProposeResult.Rejected rj -> p.future().completeExceptionally(new KeelException.Rejected(rj.detail()));
+            case ProposeResult.Rejected rj -> p.future().completeExceptionally(rejected(rj));
         }
     }
 
@@ -655,7 +698,7 @@ public final class RaftServer implements AutoCloseable {
         long index = appliedIndex;
         long term = appliedTerm;
         StateMachine.SnapshotWriter userWriter = stateMachine.snapshot();
-        Map<Integer, java.net.InetSocketAddress> book = new java.util.TreeMap<>(addressBook);
+        Map<Integer, Member> book = new java.util.TreeMap<>(addressBook);
         StateMachine.SnapshotWriter writer = out -> {
             Envelope.writeAddressBook(out, book); // Keel's own part first, then the user's
             userWriter.writeTo(out);

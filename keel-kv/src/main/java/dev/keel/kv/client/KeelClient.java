@@ -3,6 +3,8 @@ package dev.keel.kv.client;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.keel.kv.client.Results.GetResult;
+import dev.keel.kv.client.Results.Member;
+import dev.keel.kv.client.Results.Members;
 import dev.keel.kv.client.Results.NodeStatus;
 import dev.keel.kv.client.Results.ScanResult;
 import dev.keel.kv.client.Results.WriteResult;
@@ -44,6 +46,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p><b>Failures</b> are typed: {@link KeelClientException.ConditionFailed} (with the current
  * revision), {@link KeelClientException.NotFound}, {@link KeelClientException.Unavailable} (did not
  * apply), {@link KeelClientException.Timeout} (may have applied), {@link KeelClientException.BadRequest}.
+ *
+ * <p><b>Membership</b> ({@link #members()}, {@link #addMember}, {@link #promote}, {@link #removeMember},
+ * {@link #transferLeader}) goes through any node (followers forward to the leader). A change is
+ * retried while it surely did not apply (no leader, node unreachable, another change in progress);
+ * an attempt that may have applied ends the call with {@link KeelClientException.Timeout}, so check
+ * with {@link #members()}. One attempt may wait the whole operation timeout, since adding a voter
+ * waits for it to catch up.
  *
  * <p>Thread-safe; share one instance. {@link #close()} releases its HTTP connections.
  */
@@ -349,6 +358,118 @@ public final class KeelClient implements AutoCloseable {
                 n.path("snapshotIndex").asLong(), n.path("kv").path("revision").asLong());
     }
 
+    // ---------------------------------------------------------------- membership
+
+    /** The cluster's configuration as the answering node (the leader, once known) sees it. */
+    public Members members() {
+        HttpResponse<byte[]> r = read("/v1/members");
+        if (r.statusCode() != 200) throw unexpected(r);
+        return parseMembers(r.body());
+    }
+
+    /**
+     * Adds node {@code id} with its Raft address {@code peer} (host:port) and, optionally, its HTTP
+     * base URI ({@code http}, may be null). As a learner if {@code learner}; else as a learner that
+     * the leader promotes to voter once it has caught up ({@link KeelClientException.Unavailable}
+     * with code NOT_CAUGHT_UP if it does not in time: it stays a learner, promote it later).
+     * Idempotent for a node already a member at the same peer address.
+     */
+    public Members addMember(int id, String peer, URI http, boolean learner) {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("id", id);
+        body.put("peer", peer);
+        if (http != null) body.put("http", http.toString());
+        body.put("learner", learner);
+        byte[] bytes;
+        try {
+            bytes = json.writeValueAsBytes(body);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+        return parseMembers(admin("POST", "/v1/members", bytes).body());
+    }
+
+    /** Promotes learner {@code id} to voter once it has caught up (nothing to do for a voter). */
+    public Members promote(int id) {
+        return parseMembers(admin("POST", "/v1/members/" + id + "/promote", null).body());
+    }
+
+    /** Removes voter or learner {@code id} ({@link KeelClientException.NotFound} if not a member). */
+    public Members removeMember(int id) {
+        return parseMembers(admin("DELETE", "/v1/members/" + id, null).body());
+    }
+
+    /** Moves leadership to voter {@code id}; returns once it leads. */
+    public int transferLeader(int id) {
+        return parse(admin("POST", "/v1/leader/transfer?to=" + id, null).body()).path("leader").asInt();
+    }
+
+    private Members parseMembers(byte[] body) {
+        JsonNode n = parse(body);
+        List<Member> members = new ArrayList<>();
+        for (JsonNode m : n.path("members")) {
+            members.add(new Member(m.path("id").asInt(), m.path("peer").asText(""), m.path("http").asText(""), m.path("role").asText("")));
+        }
+        return new Members(ints(n.path("voters")), ints(n.path("learners")), ints(n.path("outgoing")), n.path("leader").asInt(), members);
+    }
+
+    private static List<Integer> ints(JsonNode array) {
+        List<Integer> out = new ArrayList<>();
+        for (JsonNode x : array) out.add(x.asInt());
+        return out;
+    }
+
+    /**
+     * A membership request: retried while it surely did not apply (unreachable, 503 other than
+     * NOT_CAUGHT_UP, 409 MEMBERSHIP_CHANGE_PENDING), until the operation deadline. Each attempt
+     * may use the rest of the budget.
+     */
+    private HttpResponse<byte[]> admin(String method, String path, byte[] body) {
+        long deadline = System.nanoTime() + operationTimeout.toNanos();
+        String lastProblem = "no attempt made";
+        ErrorBody lastConflict = null;
+        Map<String, String> headers = body == null ? Map.of() : Map.of("Content-Type", "application/json");
+        for (int attempt = 0; ; attempt++) {
+            if (attempt > 0 && !pause(attempt, deadline)) {
+                if (lastConflict != null) throw new KeelClientException.BadRequest(409, lastConflict.code, lastConflict.message);
+                throw new KeelClientException.Unavailable("UNAVAILABLE", method + " " + path + " not done within " + operationTimeout
+                        + ": " + lastProblem);
+            }
+            URI endpoint = endpoint();
+            HttpResponse<byte[]> r;
+            try {
+                r = send(endpoint, method, path, body, headers, deadline, deadline - System.nanoTime());
+            } catch (ConnectException | HttpConnectTimeoutException e) {
+                lastProblem = endpoint + " unreachable: " + e;
+                moveOn(endpoint);
+                continue;
+            } catch (IOException e) {
+                throw new KeelClientException.Timeout(method + " " + path + " via " + endpoint + " gave no answer (" + e
+                        + "); it may have applied: check the membership");
+            }
+            learnLeader(r);
+            int status = r.statusCode();
+            if (status == 200) return r;
+            ErrorBody err = errorBody(r);
+            lastConflict = null;
+            switch (status) {
+                case 404 -> throw new KeelClientException.NotFound(err.message);
+                case 409 -> {
+                    if (!err.code.equals("MEMBERSHIP_CHANGE_PENDING")) throw new KeelClientException.BadRequest(status, err.code, err.message);
+                    lastConflict = err;
+                    lastProblem = endpoint + ": " + err.code + " " + err.message;
+                }
+                case 503 -> {
+                    if (err.code.equals("NOT_CAUGHT_UP")) throw new KeelClientException.Unavailable(err.code, err.message);
+                    lastProblem = endpoint + ": " + err.code + " " + err.message;
+                    if (r.headers().firstValue("Keel-Leader").isEmpty()) moveOn(endpoint);
+                }
+                case 504 -> throw new KeelClientException.Timeout(err.message + " (it may have applied: check the membership)");
+                default -> throw new KeelClientException.BadRequest(status, err.code, err.message);
+            }
+        }
+    }
+
     /** GET with retries on unreachable nodes, 503 and 504 (reads change nothing, so retrying is always safe). */
     private HttpResponse<byte[]> read(String path) {
         long deadline = System.nanoTime() + operationTimeout.toNanos();
@@ -375,9 +496,14 @@ public final class KeelClient implements AutoCloseable {
 
     private HttpResponse<byte[]> send(URI endpoint, String method, String path, byte[] body, Map<String, String> headers,
                                       long deadlineNanos) throws IOException {
+        return send(endpoint, method, path, body, headers, deadlineNanos, requestTimeout.toNanos());
+    }
+
+    private HttpResponse<byte[]> send(URI endpoint, String method, String path, byte[] body, Map<String, String> headers,
+                                      long deadlineNanos, long attemptNanos) throws IOException {
         long remainingNanos = Math.max(1_000_000, deadlineNanos - System.nanoTime());
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(endpoint + path))
-                .timeout(Duration.ofNanos(Math.min(requestTimeout.toNanos(), remainingNanos)))
+                .timeout(Duration.ofNanos(Math.max(1_000_000, Math.min(attemptNanos, remainingNanos))))
                 .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
         headers.forEach(b::header);
         try {

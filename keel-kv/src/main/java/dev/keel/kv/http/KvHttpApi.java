@@ -1,5 +1,6 @@
 package dev.keel.kv.http;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
@@ -13,10 +14,12 @@ import dev.keel.kv.store.KvResult;
 import dev.keel.kv.store.KvStateMachine;
 import dev.keel.kv.store.ScanResult;
 import dev.keel.server.KeelException;
+import dev.keel.server.RaftServer;
 import dev.keel.server.ServerStatus;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.ConnectException;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpConnectTimeoutException;
@@ -35,6 +38,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -57,6 +61,16 @@ import org.slf4j.LoggerFactory;
  *                              {"revision","more","encoding","items":[{"key","value","createRevision",
  *                              "modRevision","version"}]}
  * GET    /v1/status            this node's id, role, term, leader, indexes, members, KV counters
+ * GET    /v1/members           {"voters":[..],"learners":[..],"outgoing":[..],"leader":N,
+ *                              "members":[{"id","peer":"host:port","http":"http://..","role":"voter|learner"}]}
+ *                              (this node's latest configuration; "outgoing" is non-empty only while joint)
+ * POST   /v1/members           body {"id":4,"peer":"host:port","http":"http://host:port","learner":true}: adds
+ *                              the node as a learner ("http" optional); with "learner":false (the default)
+ *                              then promotes it once caught up, retrying until the request timeout.
+ *                              200 with the new membership (as GET). Idempotent for a member at the same peer
+ * POST   /v1/members/{id}/promote   learner to voter once caught up (200 with the membership)
+ * DELETE /v1/members/{id}      removes a voter (the leader too: it steps down once the change commits) or learner
+ * POST   /v1/leader/transfer?to=N   moves leadership to voter N; 200 {"leader":N,"previous":M} once N leads
  * GET    /health               200 {"live":true,"ready":true} once a leader is known, else 503
  * GET    /metrics              Prometheus text format
  * </pre>
@@ -91,6 +105,16 @@ import org.slf4j.LoggerFactory;
  * UNAVAILABLE, REJECTED, NOT_COMMITTED, SHUTTING_DOWN: not applied, safe to retry), 504 (TIMEOUT:
  * outcome unknown; retry only with a session). 500 means a bug, never bad input.
  *
+ * <p><b>Membership</b> requests go to the leader like writes (a follower forwards them) and are
+ * answered once the change is committed. 400 bad input, 404 a member that does not exist (promote,
+ * delete, transfer), 409 MEMBERSHIP_CHANGE_PENDING (another change, or this new leader's first
+ * commit, is in progress: retry shortly), 409 ALREADY_MEMBER / ALREADY_VOTER / NOT_A_VOTER /
+ * INVALID_MEMBERSHIP (the request contradicts the configuration), 503 NOT_CAUGHT_UP (the learner is
+ * still catching up: promote it later), 503 NO_LEADER, 504 TIMEOUT (may still complete).
+ * <b>Members' HTTP addresses</b> (for forwarding, {@code Keel-Leader} and {@code /v1/members}) come
+ * from the replicated address book first, then from the static {@code httpMembers}; each new
+ * leader replicates the static addresses the book lacks, so nodes added later learn them.
+ *
  * <p>Threads: one virtual thread per request; handlers block on futures, which is cheap there.
  */
 public final class KvHttpApi implements HttpHandler {
@@ -101,6 +125,7 @@ public final class KvHttpApi implements HttpHandler {
     public static final String FORWARDED_BY = "Keel-Forwarded-By";
     public static final String LEADER = "Keel-Leader";
     static final String KV_PREFIX = "/v1/kv/";
+    static final String MEMBERS_PREFIX = "/v1/members/";
     private static final List<String> FORWARDED_HEADERS = List.of("If-Match", "If-None-Match", CLIENT_ID, SEQUENCE, "Content-Type");
     private static final List<String> RELAYED_HEADERS = List.of("Content-Type", "ETag", LEADER, "Keel-Revision");
 
@@ -113,9 +138,14 @@ public final class KvHttpApi implements HttpHandler {
     private final KvMetrics metrics;
     private final HttpClient forwardClient;
     private final ObjectMapper json = new ObjectMapper();
+    private final List<LeaderWaiter> leaderWaiters = new CopyOnWriteArrayList<>();
+
+    /** A leadership transfer waiting for {@code target} to lead. */
+    private record LeaderWaiter(int target, CompletableFuture<Void> moved) {}
 
     /**
-     * @param httpMembers every member's HTTP base URI (for example {@code http://10.0.0.1:8081}), this node's too
+     * @param httpMembers the HTTP base URIs known from configuration (for example {@code http://10.0.0.1:8081}), this
+     *     node's too; the replicated address book takes precedence, these fill its gaps (bootstrap members)
      * @param requestTimeout the longest a request waits for a commit, a read index or a forwarded answer;
      *     beyond it the answer is 504. Make it longer than the server's proposal timeout so the
      *     runtime's own, more precise, Timeout comes first
@@ -135,6 +165,7 @@ public final class KvHttpApi implements HttpHandler {
         this.forwardClient = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(Duration.ofMillis(Math.min(2_000, requestTimeout.toMillis())))
                 .followRedirects(HttpClient.Redirect.NEVER).build();
+        consensus.addLeaderListener(this::leaderChanged);
     }
 
     /** A failure to report as JSON with this status. */
@@ -186,6 +217,27 @@ public final class KvHttpApi implements HttpHandler {
                 route = "kv_scan";
                 if (!method.equals("GET")) throw methodNotAllowed(ex, "GET");
                 scan(ex, query(ex));
+            } else if (path.equals("/v1/members")) {
+                route = "members";
+                switch (method) {
+                    case "GET" -> sendJson(ex, 200, membersJson());
+                    case "POST" -> addMember(ex);
+                    default -> throw methodNotAllowed(ex, "GET, POST");
+                }
+            } else if (path.startsWith(MEMBERS_PREFIX)) {
+                route = "member";
+                String rest = path.substring(MEMBERS_PREFIX.length());
+                if (rest.endsWith("/promote")) {
+                    if (!method.equals("POST")) throw methodNotAllowed(ex, "POST");
+                    promoteMember(ex, memberId(rest.substring(0, rest.length() - "/promote".length())));
+                } else {
+                    if (!method.equals("DELETE")) throw methodNotAllowed(ex, "DELETE");
+                    removeMember(ex, memberId(rest));
+                }
+            } else if (path.equals("/v1/leader/transfer")) {
+                route = "leader_transfer";
+                if (!method.equals("POST")) throw methodNotAllowed(ex, "POST");
+                transferLeader(ex, query(ex));
             } else if (path.equals("/v1/status")) {
                 route = "status";
                 if (!method.equals("GET")) throw methodNotAllowed(ex, "GET");
@@ -372,13 +424,24 @@ public final class KvHttpApi implements HttpHandler {
             return switch (ke) {
                 case KeelException.NotLeader nl -> new HttpError(503, "NO_LEADER", nl.getMessage()).with("leader", nl.leaderHint());
                 case KeelException.Timeout to -> new HttpError(504, "TIMEOUT", to.getMessage());
-                case KeelException.Rejected rj -> new HttpError(503, "REJECTED", rj.getMessage());
+                case KeelException.Rejected rj -> rejected(rj.getMessage());
                 case KeelException.NotCommitted nc -> new HttpError(503, "NOT_COMMITTED", nc.getMessage());
                 case KeelException.ShuttingDown sd -> new HttpError(503, "SHUTTING_DOWN", sd.getMessage());
             };
         }
         log.warn("node={} unexpected failure: {}", nodeId, t.toString(), t);
         return new HttpError(500, "INTERNAL", "internal error: " + t);
+    }
+
+    /** The runtime's refusals carry the core's reason first (see RaftServer); membership ones have their own codes. */
+    private static HttpError rejected(String message) {
+        String m = message == null ? "" : message;
+        if (m.contains("MEMBERSHIP_CHANGE_PENDING")) {
+            return new HttpError(409, "MEMBERSHIP_CHANGE_PENDING", "a membership change is in progress (" + m + "); retry shortly");
+        }
+        if (m.contains("NOT_CAUGHT_UP")) return new HttpError(503, "NOT_CAUGHT_UP", m);
+        if (m.contains("INVALID_MEMBERSHIP")) return new HttpError(409, "INVALID_MEMBERSHIP", m);
+        return new HttpError(503, "REJECTED", m);
     }
 
     // ---------------------------------------------------------------- writes
@@ -396,7 +459,7 @@ public final class KvHttpApi implements HttpHandler {
         boolean forwarded = ex.getRequestHeaders().containsKey(FORWARDED_BY);
         int leader = consensus.status().leaderId();
         if (!forwarded && leader != 0 && leader != nodeId) {
-            forward(ex, leader, body);
+            forward(ex, leader, body, requestTimeout);
             return;
         }
         long start = System.nanoTime();
@@ -407,7 +470,7 @@ public final class KvHttpApi implements HttpHandler {
         } catch (HttpError e) {
             Object hint = e.extra.get("leader");
             if (!forwarded && hint instanceof Integer h && h != 0 && h != nodeId) {
-                forward(ex, h, body);
+                forward(ex, h, body, requestTimeout);
                 return;
             }
             throw e;
@@ -532,13 +595,13 @@ public final class KvHttpApi implements HttpHandler {
      * Relays a write to the leader and its answer back. A connection refused means the request was
      * never sent (503, safe to retry); no answer in time means it may have applied (504).
      */
-    private void forward(HttpExchange ex, int leader, byte[] body) throws HttpError, IOException {
-        URI base = httpMembers.get(leader);
+    private void forward(HttpExchange ex, int leader, byte[] body, Duration timeout) throws HttpError, IOException {
+        URI base = httpOf(leader);
         if (base == null) throw new HttpError(503, "NO_LEADER", "leader " + leader + " has no known HTTP address").with("leader", leader);
         String rawQuery = ex.getRequestURI().getRawQuery();
         URI target = URI.create(base.toString().replaceAll("/+$", "") + ex.getRequestURI().getRawPath()
                 + (rawQuery == null ? "" : "?" + rawQuery));
-        HttpRequest.Builder b = HttpRequest.newBuilder(target).timeout(requestTimeout)
+        HttpRequest.Builder b = HttpRequest.newBuilder(target).timeout(timeout)
                 .method(ex.getRequestMethod(), body == null ? HttpRequest.BodyPublishers.noBody()
                         : HttpRequest.BodyPublishers.ofByteArray(body));
         for (String h : FORWARDED_HEADERS) {
@@ -553,7 +616,7 @@ public final class KvHttpApi implements HttpHandler {
         } catch (HttpConnectTimeoutException | ConnectException e) {
             throw new HttpError(503, "UNAVAILABLE", "leader " + leader + " at " + base + " unreachable: " + e).with("leader", leader);
         } catch (HttpTimeoutException e) {
-            throw new HttpError(504, "TIMEOUT", "leader " + leader + " did not answer within " + requestTimeout.toMillis()
+            throw new HttpError(504, "TIMEOUT", "leader " + leader + " did not answer within " + timeout.toMillis()
                     + " ms; the write may still apply").with("leader", leader);
         } catch (IOException e) {
             throw new HttpError(504, "TIMEOUT", "connection to leader " + leader + " failed mid-request (" + e
@@ -568,6 +631,350 @@ public final class KvHttpApi implements HttpHandler {
         send(ex, r.statusCode(), r.body(), r.headers().firstValue("Content-Type").orElse("application/json"));
     }
 
+    // ---------------------------------------------------------------- membership
+
+    /** A member's HTTP base URI: the replicated address book's first, then the static configuration's; null if unknown. */
+    URI httpOf(int id) {
+        if (id <= 0) return null;
+        RaftServer.Member m = consensus.memberAddresses().get(id);
+        if (m != null && !m.http().isEmpty()) {
+            try {
+                return URI.create(m.http());
+            } catch (IllegalArgumentException e) {
+                log.debug("node={} replicated HTTP address of {} is not a URI: {}", nodeId, id, m.http());
+            }
+        }
+        return httpMembers.get(id);
+    }
+
+    /** On the event loop: wake transfers waiting for this leader; a new leader here publishes missing HTTP addresses. */
+    private void leaderChanged(int leader) {
+        for (LeaderWaiter w : leaderWaiters) {
+            if (w.target() == leader) w.moved().complete(null);
+        }
+        if (leader == nodeId) Thread.ofVirtual().name("keel-publish-http-" + nodeId).start(this::publishHttpAddresses);
+    }
+
+    /**
+     * Replicates the HTTP addresses this node knows from its configuration that the address book
+     * lacks (the bootstrap members'), and its own if the book has another, so that nodes added
+     * later can reach every member. Best effort: a failure (leadership lost) leaves it to the next leader.
+     */
+    private void publishHttpAddresses() {
+        try {
+            Map<Integer, RaftServer.Member> book = consensus.memberAddresses();
+            dev.keel.core.Membership membership = consensus.status().membership();
+            for (Map.Entry<Integer, URI> e : new TreeMap<>(httpMembers).entrySet()) {
+                int id = e.getKey();
+                RaftServer.Member known = book.get(id);
+                String http = e.getValue().toString();
+                if (known == null || !membership.contains(id) || known.http().equals(http)) continue;
+                if (!known.http().isEmpty() && id != nodeId) continue; // the replicated address wins
+                consensus.publishAddress(id, known.peer(), http).get(requestTimeout.toMillis(), TimeUnit.MILLISECONDS);
+                log.info("node={} replicated the HTTP address of node {}: {}", nodeId, id, http);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException | RuntimeException e) {
+            log.debug("node={} could not replicate HTTP addresses (the next leader will): {}", nodeId, e.toString());
+        }
+    }
+
+    private Map<String, Object> membersJson() {
+        ServerStatus s = consensus.status();
+        dev.keel.core.Membership m = s.membership();
+        Map<Integer, RaftServer.Member> book = consensus.memberAddresses();
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("voters", m.voters());
+        out.put("learners", m.learners());
+        out.put("outgoing", m.outgoing());
+        out.put("leader", s.leaderId());
+        List<Map<String, Object>> members = new ArrayList<>();
+        for (int id : m.members()) {
+            Map<String, Object> member = new LinkedHashMap<>();
+            member.put("id", id);
+            RaftServer.Member known = book.get(id);
+            member.put("peer", known == null ? "" : hostPort(known.peer()));
+            URI http = httpOf(id);
+            member.put("http", http == null ? "" : http.toString());
+            member.put("role", m.isLearner(id) ? "learner" : "voter");
+            members.add(member);
+        }
+        out.put("members", members);
+        return out;
+    }
+
+    static String hostPort(InetSocketAddress a) {
+        String host = a.getHostString();
+        return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + a.getPort();
+    }
+
+    private static int memberId(String text) throws HttpError {
+        if (text.isEmpty() || text.length() > 10 || !text.chars().allMatch(c -> c >= '0' && c <= '9')) {
+            throw new HttpError(400, "BAD_REQUEST", "member id '" + text + "' must be a positive integer");
+        }
+        long id = Long.parseLong(text);
+        if (id <= 0 || id > Integer.MAX_VALUE) {
+            throw new HttpError(400, "BAD_REQUEST", "member id " + text + " must be in 1.." + Integer.MAX_VALUE);
+        }
+        return (int) id;
+    }
+
+    /** A parsed {@code POST /v1/members} body. */
+    private record AddRequest(int id, InetSocketAddress peer, String http, boolean learner) {}
+
+    private AddRequest parseAdd(byte[] body) throws HttpError {
+        String example = "; send {\"id\":4,\"peer\":\"host:port\",\"http\":\"http://host:port\",\"learner\":true}";
+        JsonNode n;
+        try {
+            n = json.readTree(body);
+        } catch (IOException e) {
+            throw new HttpError(400, "BAD_REQUEST", "body is not JSON" + example);
+        }
+        if (n == null || !n.isObject()) throw new HttpError(400, "BAD_REQUEST", "body must be a JSON object" + example);
+        JsonNode id = n.get("id");
+        if (id == null || id.isNull()) throw new HttpError(400, "BAD_REQUEST", "\"id\" is required" + example);
+        if (!id.isIntegralNumber() || !id.canConvertToInt() || id.intValue() <= 0) {
+            throw new HttpError(400, "BAD_REQUEST", "\"id\" must be a positive integer, not " + id);
+        }
+        JsonNode peer = n.get("peer");
+        if (peer == null || !peer.isTextual()) throw new HttpError(400, "BAD_REQUEST", "\"peer\" (the node's Raft host:port) is required" + example);
+        JsonNode http = n.get("http");
+        if (http != null && !http.isNull() && !http.isTextual()) {
+            throw new HttpError(400, "BAD_REQUEST", "\"http\" must be a string such as \"http://10.0.0.4:8084\"");
+        }
+        JsonNode learner = n.get("learner");
+        if (learner != null && !learner.isNull() && !learner.isBoolean()) {
+            throw new HttpError(400, "BAD_REQUEST", "\"learner\" must be true or false");
+        }
+        return new AddRequest(id.intValue(), parsePeer(peer.asText()),
+                http == null || http.isNull() ? "" : parseHttp(http.asText()),
+                learner != null && learner.asBoolean());
+    }
+
+    /** host:port or [v6]:port, port 1-65535. */
+    static InetSocketAddress parsePeer(String text) throws HttpError {
+        String t = text.trim();
+        int colon = t.lastIndexOf(':');
+        if (colon < 1 || colon == t.length() - 1) throw new HttpError(400, "BAD_REQUEST", "peer '" + text + "' is not host:port");
+        String host = t.substring(0, colon);
+        if (host.startsWith("[") && host.endsWith("]")) host = host.substring(1, host.length() - 1);
+        if (host.isEmpty() || host.chars().anyMatch(c -> c <= ' ' || c == '/' || c == '@')) {
+            throw new HttpError(400, "BAD_REQUEST", "peer '" + text + "' has no valid host");
+        }
+        int port;
+        try {
+            port = Integer.parseInt(t.substring(colon + 1));
+        } catch (NumberFormatException e) {
+            throw new HttpError(400, "BAD_REQUEST", "port of peer '" + text + "' is not a number");
+        }
+        if (port < 1 || port > 65535) throw new HttpError(400, "BAD_REQUEST", "port " + port + " of peer '" + text + "' is outside 1-65535");
+        return new InetSocketAddress(host, port);
+    }
+
+    /** An http(s) base URI with a host and port, normalised without a trailing slash; "" stays "". */
+    static String parseHttp(String text) throws HttpError {
+        String t = text.trim();
+        if (t.isEmpty()) return "";
+        URI u;
+        try {
+            u = new URI(t);
+        } catch (java.net.URISyntaxException e) {
+            throw new HttpError(400, "BAD_REQUEST", "http '" + text + "' is not a URI: " + e.getMessage());
+        }
+        if (!"http".equals(u.getScheme()) && !"https".equals(u.getScheme())) {
+            throw new HttpError(400, "BAD_REQUEST", "http '" + text + "' must start with http:// or https://");
+        }
+        if (u.getHost() == null || u.getPort() < 1 || u.getPort() > 65535) {
+            throw new HttpError(400, "BAD_REQUEST", "http '" + text + "' must name a host and a port, as in http://10.0.0.4:8084");
+        }
+        if ((u.getRawPath() != null && !u.getRawPath().isEmpty() && !u.getRawPath().equals("/")) || u.getRawQuery() != null
+                || u.getRawFragment() != null || u.getRawUserInfo() != null) {
+            throw new HttpError(400, "BAD_REQUEST", "http '" + text + "' must be a base URI (scheme, host and port only)");
+        }
+        return u.getScheme() + "://" + u.getRawAuthority();
+    }
+
+    /** A membership request's work, run on the leader before {@code deadlineNanos}; returns the JSON answer. */
+    @FunctionalInterface
+    private interface AdminOp {
+        Object run(long deadlineNanos) throws HttpError;
+    }
+
+    /**
+     * Runs a membership request on the leader: a follower forwards it (once); a node that knows no
+     * leader, or that was forwarded to but no longer leads, answers 503 NO_LEADER.
+     */
+    private void admin(HttpExchange ex, byte[] body, AdminOp op) throws HttpError, IOException {
+        boolean forwarded = ex.getRequestHeaders().containsKey(FORWARDED_BY);
+        ServerStatus s = consensus.status();
+        if (s.role() != dev.keel.core.Role.LEADER || s.leaderId() != nodeId) {
+            int leader = s.leaderId();
+            if (!forwarded && leader != 0 && leader != nodeId) {
+                // The leader's own budget is requestTimeout; give its answer time to arrive.
+                forward(ex, leader, body, requestTimeout.plusSeconds(2));
+                return;
+            }
+            throw new HttpError(503, "NO_LEADER", leader == 0 || leader == nodeId ? "no leader known; retry shortly"
+                    : "not the leader; node " + leader + " is").with("leader", leader);
+        }
+        Object out;
+        try {
+            out = op.run(System.nanoTime() + requestTimeout.toNanos());
+        } catch (HttpError e) {
+            Object hint = e.extra.get("leader");
+            if (!forwarded && e.code.equals("NO_LEADER") && hint instanceof Integer h && h != 0 && h != nodeId) {
+                forward(ex, h, body, requestTimeout.plusSeconds(2));
+                return;
+            }
+            throw e;
+        }
+        addLeaderHeader(ex); // leadership may have moved (a transfer, or this leader removed)
+        sendJson(ex, 200, out);
+    }
+
+    private void awaitChange(CompletableFuture<Void> f, String what, long deadlineNanos) throws HttpError {
+        long millis = Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadlineNanos - System.nanoTime()));
+        try {
+            f.get(millis, TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            throw failure(e.getCause());
+        } catch (TimeoutException e) {
+            throw new HttpError(504, "TIMEOUT", what + " not done within " + requestTimeout.toMillis() + " ms; it may still complete");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new HttpError(503, "SHUTTING_DOWN", "interrupted");
+        }
+    }
+
+    private void addMember(HttpExchange ex) throws HttpError, IOException {
+        byte[] body = readBody(ex);
+        AddRequest req = parseAdd(body);
+        admin(ex, body, deadline -> {
+            dev.keel.core.Membership m = consensus.status().membership();
+            RaftServer.Member known = consensus.memberAddresses().get(req.id());
+            if (!m.contains(req.id())) {
+                awaitChange(consensus.addLearner(req.id(), req.peer(), req.http()), "adding node " + req.id() + " as a learner", deadline);
+                log.info("node={} added node {} (peer {}, http '{}') as a learner", nodeId, req.id(), hostPort(req.peer()), req.http());
+                // Its configuration entry is committed: once the learner has it too, it is alive and following.
+                if (!req.learner()) {
+                    promoteWhenCaughtUp(req.id(), deadline, consensus.status().commitIndex());
+                    return membersJson();
+                }
+            } else {
+                if (known != null && !samePeer(known.peer(), req.peer())) {
+                    throw new HttpError(409, "ALREADY_MEMBER", "node " + req.id() + " is already a member with peer "
+                            + hostPort(known.peer()) + ", not " + hostPort(req.peer()) + "; remove it first to move it");
+                }
+                if (m.isVoter(req.id()) && req.learner()) {
+                    throw new HttpError(409, "ALREADY_VOTER", "node " + req.id() + " is already a voter; remove it to make it a learner");
+                }
+                if (!req.http().isEmpty() && (known == null || !req.http().equals(known.http()))) {
+                    awaitChange(consensus.publishAddress(req.id(), req.peer(), req.http()), "updating node " + req.id() + "'s address", deadline);
+                }
+            }
+            if (!req.learner()) promoteWhenCaughtUp(req.id(), deadline, 1);
+            return membersJson();
+        });
+    }
+
+    private static boolean samePeer(InetSocketAddress a, InetSocketAddress b) {
+        return a.getPort() == b.getPort() && a.getHostString().equalsIgnoreCase(b.getHostString());
+    }
+
+    private void promoteMember(HttpExchange ex, int id) throws HttpError, IOException {
+        admin(ex, null, deadline -> {
+            if (!consensus.status().membership().contains(id)) throw notMember(id);
+            promoteWhenCaughtUp(id, deadline, 1);
+            return membersJson();
+        });
+    }
+
+    private static HttpError notMember(int id) {
+        return new HttpError(404, "NOT_FOUND", "node " + id + " is not a member");
+    }
+
+    /**
+     * Promotes a learner (nothing to do for a voter), retrying while it catches up or another change
+     * finishes, until the deadline; then 503 NOT_CAUGHT_UP (it stays a learner) or 409.
+     *
+     * <p>First the learner must have acknowledged entry {@code minMatch} (at least one entry): the
+     * core's catch-up check compares lag in entries only, so on a short log it would pass for a
+     * learner that never answered (not running, wrong address), and promoting that would make a
+     * dead voter.
+     */
+    private void promoteWhenCaughtUp(int id, long deadlineNanos, long minMatch) throws HttpError {
+        long pauseNanos = TimeUnit.MILLISECONDS.toNanos(20);
+        while (true) {
+            dev.keel.core.Membership m = consensus.status().membership();
+            if (m.isVoter(id) && !m.isJoint()) return;
+            if (!m.contains(id)) throw notMember(id);
+            try {
+                Long match = consensus.status().followerMatchIndex().get(id);
+                if (match == null || match < Math.max(1, minMatch)) {
+                    RaftServer.Member known = consensus.memberAddresses().get(id);
+                    throw new HttpError(503, "NOT_CAUGHT_UP", "learner " + id + " has acknowledged " + (match == null ? 0 : Math.max(0, match))
+                            + " of the " + Math.max(1, minMatch) + " entries it needs before promotion: is it running and reachable at "
+                            + (known == null ? "its peer address" : hostPort(known.peer())) + "?");
+                }
+                awaitChange(consensus.promote(id), "promoting node " + id, deadlineNanos);
+                log.info("node={} promoted node {} to voter", nodeId, id);
+                return;
+            } catch (HttpError e) {
+                boolean retry = e.code.equals("NOT_CAUGHT_UP") || e.code.equals("MEMBERSHIP_CHANGE_PENDING");
+                if (!retry || System.nanoTime() + pauseNanos >= deadlineNanos) {
+                    if (e.code.equals("NOT_CAUGHT_UP")) {
+                        throw new HttpError(503, "NOT_CAUGHT_UP", "node " + id + " is a learner but has not caught up within "
+                                + requestTimeout.toMillis() + " ms (" + e.getMessage() + "); it keeps receiving the log: promote it later "
+                                + "with POST /v1/members/" + id + "/promote (bin/keel members promote --id " + id + ")");
+                    }
+                    throw e;
+                }
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(pauseNanos); // a retry delay on the request's virtual thread
+            pauseNanos = Math.min(pauseNanos * 2, TimeUnit.MILLISECONDS.toNanos(200));
+            if (Thread.currentThread().isInterrupted()) throw new HttpError(503, "SHUTTING_DOWN", "interrupted");
+        }
+    }
+
+    private void removeMember(HttpExchange ex, int id) throws HttpError, IOException {
+        admin(ex, null, deadline -> {
+            if (!consensus.status().membership().contains(id)) throw notMember(id);
+            awaitChange(consensus.removeMember(id), "removing node " + id, deadline);
+            log.info("node={} removed node {}", nodeId, id);
+            return membersJson();
+        });
+    }
+
+    private void transferLeader(HttpExchange ex, Map<String, byte[]> query) throws HttpError, IOException {
+        String toText = text(query, "to");
+        if (toText == null) throw new HttpError(400, "BAD_REQUEST", "give the new leader as ?to=<node id>");
+        int to = memberId(toText);
+        admin(ex, null, deadline -> {
+            Map<String, Object> out = new LinkedHashMap<>();
+            out.put("leader", to);
+            out.put("previous", nodeId);
+            if (to == nodeId) return out;
+            dev.keel.core.Membership m = consensus.status().membership();
+            if (!m.contains(to)) throw notMember(to);
+            if (!m.isVoter(to)) {
+                throw new HttpError(409, "NOT_A_VOTER", "node " + to + " is a learner; promote it before it can lead");
+            }
+            LeaderWaiter w = new LeaderWaiter(to, new CompletableFuture<>());
+            leaderWaiters.add(w);
+            try {
+                awaitChange(consensus.transferLeadership(to), "transferring leadership to " + to, deadline);
+                if (consensus.status().leaderId() != to) {
+                    awaitChange(w.moved(), "leadership transfer to node " + to + " (is it caught up and reachable?)", deadline);
+                }
+            } finally {
+                leaderWaiters.remove(w);
+            }
+            log.info("node={} handed leadership to node {}", nodeId, to);
+            return out;
+        });
+    }
+
     // ---------------------------------------------------------------- status
 
     private Map<String, Object> statusJson() {
@@ -578,15 +985,19 @@ public final class KvHttpApi implements HttpHandler {
         out.put("role", s.role().name());
         out.put("term", s.term());
         out.put("leader", s.leaderId());
-        URI leaderUri = httpMembers.get(s.leaderId());
+        URI leaderUri = httpOf(s.leaderId());
         if (leaderUri != null) out.put("leaderHttp", leaderUri.toString());
         out.put("commitIndex", s.commitIndex());
         out.put("appliedIndex", s.appliedIndex());
         out.put("lastIndex", s.lastIndex());
         out.put("snapshotIndex", s.snapshotIndex());
         List<Map<String, Object>> members = new ArrayList<>();
-        for (Map.Entry<Integer, URI> m : new TreeMap<>(httpMembers).entrySet()) {
-            members.add(Map.of("id", m.getKey(), "http", m.getValue().toString()));
+        for (int id : s.membership().members()) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("id", id);
+            URI uri = httpOf(id);
+            if (uri != null) m.put("http", uri.toString());
+            members.add(m);
         }
         out.put("members", members);
         Map<String, Object> kv = new LinkedHashMap<>();
@@ -611,7 +1022,7 @@ public final class KvHttpApi implements HttpHandler {
     // ---------------------------------------------------------------- responses
 
     private void addLeaderHeader(HttpExchange ex) {
-        URI leader = httpMembers.get(consensus.status().leaderId());
+        URI leader = httpOf(consensus.status().leaderId());
         if (leader != null) ex.getResponseHeaders().set(LEADER, leader.toString());
     }
 

@@ -208,6 +208,148 @@ public class KvHttpApiTest {
         assertThat(json(health).get("ready").asBoolean()).isFalse();
     }
 
+    static byte[] body(String json) {
+        return json.getBytes(UTF_8);
+    }
+
+    @Test
+    void membersAddPromoteRemoveAndTransfer() throws Exception {
+        JsonNode members = json(call("GET", "/v1/members", null));
+        assertThat(members.get("voters").toString()).isEqualTo("[1]");
+        assertThat(members.get("leader").asInt()).isEqualTo(1);
+        assertThat(members.get("members").get(0).get("http").asText()).isEqualTo(base.toString());
+        assertThat(members.get("members").get(0).get("role").asText()).isEqualTo("voter");
+
+        HttpResponse<byte[]> learner = call("POST", "/v1/members",
+                body("{\"id\":2,\"peer\":\"127.0.0.1:9002\",\"http\":\"http://127.0.0.1:8002/\",\"learner\":true}"));
+        assertThat(learner.statusCode()).as(new String(learner.body(), UTF_8)).isEqualTo(200);
+        assertThat(json(learner).get("learners").toString()).isEqualTo("[2]");
+        JsonNode two = json(learner).get("members").get(1);
+        assertThat(two.get("peer").asText()).isEqualTo("127.0.0.1:9002");
+        assertThat(two.get("http").asText()).as("normalised, from the replicated book").isEqualTo("http://127.0.0.1:8002");
+        assertThat(two.get("role").asText()).isEqualTo("learner");
+        // The same request again is a no-op; another peer for the same id is a conflict.
+        assertThat(call("POST", "/v1/members", body("{\"id\":2,\"peer\":\"127.0.0.1:9002\",\"learner\":true}")).statusCode())
+                .isEqualTo(200);
+        HttpResponse<byte[]> moved = call("POST", "/v1/members", body("{\"id\":2,\"peer\":\"127.0.0.1:9999\",\"learner\":true}"));
+        assertThat(moved.statusCode()).isEqualTo(409);
+        assertThat(json(moved).get("code").asText()).isEqualTo("ALREADY_MEMBER");
+
+        // Promote: NOT_CAUGHT_UP is retried until the learner catches up.
+        consensus.failNextChange(new KeelException.Rejected("NOT_CAUGHT_UP: learner 2 has 0 of 9 entries"));
+        consensus.failNextChange(new KeelException.Rejected("NOT_CAUGHT_UP: learner 2 has 5 of 9 entries"));
+        HttpResponse<byte[]> promoted = call("POST", "/v1/members/2/promote", null);
+        assertThat(promoted.statusCode()).as(new String(promoted.body(), UTF_8)).isEqualTo(200);
+        assertThat(json(promoted).get("voters").toString()).isEqualTo("[1,2]");
+        assertThat(json(promoted).get("learners").toString()).isEqualTo("[]");
+
+        // Add as a voter in one request: learner first, then promoted.
+        HttpResponse<byte[]> voter = call("POST", "/v1/members", body("{\"id\":3,\"peer\":\"127.0.0.1:9003\",\"learner\":false}"));
+        assertThat(voter.statusCode()).isEqualTo(200);
+        assertThat(json(voter).get("voters").toString()).isEqualTo("[1,2,3]");
+        assertThat(call("POST", "/v1/members", body("{\"id\":3,\"peer\":\"127.0.0.1:9003\",\"learner\":true}")).statusCode())
+                .as("a voter cannot be re-added as a learner").isEqualTo(409);
+
+        HttpResponse<byte[]> removed = call("DELETE", "/v1/members/3", null);
+        assertThat(removed.statusCode()).isEqualTo(200);
+        assertThat(json(removed).get("voters").toString()).isEqualTo("[1,2]");
+
+        HttpResponse<byte[]> transfer = call("POST", "/v1/leader/transfer?to=2", null);
+        assertThat(transfer.statusCode()).as(new String(transfer.body(), UTF_8)).isEqualTo(200);
+        assertThat(json(transfer).get("leader").asInt()).isEqualTo(2);
+        assertThat(json(transfer).get("previous").asInt()).isEqualTo(1);
+        assertThat(transfer.headers().firstValue("Keel-Leader")).as("resolved from the replicated book").contains("http://127.0.0.1:8002");
+    }
+
+    @Test
+    void membershipErrors() throws Exception {
+        String[][] bad = {
+            {"{\"peer\":\"127.0.0.1:9002\"}", "\"id\" is required"},
+            {"{\"id\":0,\"peer\":\"127.0.0.1:9002\"}", "positive integer"},
+            {"{\"id\":\"two\",\"peer\":\"127.0.0.1:9002\"}", "positive integer"},
+            {"{\"id\":2}", "\"peer\""},
+            {"{\"id\":2,\"peer\":\"nohost\"}", "not host:port"},
+            {"{\"id\":2,\"peer\":\"127.0.0.1:70000\"}", "outside 1-65535"},
+            {"{\"id\":2,\"peer\":\"127.0.0.1:x\"}", "not a number"},
+            {"{\"id\":2,\"peer\":\"127.0.0.1:9002\",\"http\":\"ftp://h:1\"}", "http://"},
+            {"{\"id\":2,\"peer\":\"127.0.0.1:9002\",\"http\":\"http://h\"}", "host and a port"},
+            {"{\"id\":2,\"peer\":\"127.0.0.1:9002\",\"learner\":\"yes\"}", "true or false"},
+            {"not json", "not JSON"},
+            {"[1]", "JSON object"},
+        };
+        for (String[] b : bad) {
+            HttpResponse<byte[]> r = call("POST", "/v1/members", body(b[0]));
+            assertThat(r.statusCode()).as(b[0]).isEqualTo(400);
+            assertThat(json(r).get("code").asText()).isEqualTo("BAD_REQUEST");
+            assertThat(json(r).get("error").asText()).as(b[0]).contains(b[1]);
+        }
+        assertThat(call("POST", "/v1/members/abc/promote", null).statusCode()).isEqualTo(400);
+        assertThat(call("DELETE", "/v1/members/-1", null).statusCode()).isEqualTo(400);
+        assertThat(call("DELETE", "/v1/members/99999999999", null).statusCode()).isEqualTo(400);
+        assertThat(call("POST", "/v1/leader/transfer", null).statusCode()).isEqualTo(400);
+        assertThat(call("POST", "/v1/leader/transfer?to=x", null).statusCode()).isEqualTo(400);
+        HttpResponse<byte[]> unknown = call("POST", "/v1/members/7/promote", null);
+        assertThat(unknown.statusCode()).isEqualTo(404);
+        assertThat(json(unknown).get("error").asText()).contains("node 7 is not a member");
+        assertThat(call("DELETE", "/v1/members/7", null).statusCode()).isEqualTo(404);
+        assertThat(call("POST", "/v1/leader/transfer?to=7", null).statusCode()).isEqualTo(404);
+        assertThat(call("GET", "/v1/members/7", null).statusCode()).isEqualTo(405);
+        assertThat(call("PUT", "/v1/members", null).statusCode()).isEqualTo(405);
+
+        // A change in progress: 409.
+        consensus.failNextChange(new KeelException.Rejected("MEMBERSHIP_CHANGE_PENDING: configuration at 5 not yet committed"));
+        HttpResponse<byte[]> pending = call("POST", "/v1/members", body("{\"id\":2,\"peer\":\"127.0.0.1:9002\",\"learner\":true}"));
+        assertThat(pending.statusCode()).isEqualTo(409);
+        assertThat(json(pending).get("code").asText()).isEqualTo("MEMBERSHIP_CHANGE_PENDING");
+        // Timeouts: 504.
+        consensus.failNextChange(new KeelException.Timeout("entry 6 not applied within 5000 ms"));
+        assertThat(call("POST", "/v1/members", body("{\"id\":2,\"peer\":\"127.0.0.1:9002\",\"learner\":true}")).statusCode())
+                .isEqualTo(504);
+        // A learner that does not catch up in time: 503 NOT_CAUGHT_UP, and it stays a learner.
+        assertThat(call("POST", "/v1/members", body("{\"id\":2,\"peer\":\"127.0.0.1:9002\",\"learner\":true}")).statusCode())
+                .isEqualTo(200);
+        for (int i = 0; i < 1000; i++) consensus.failNextChange(new KeelException.Rejected("NOT_CAUGHT_UP: learner 2 is behind"));
+        int port = freePort();
+        KvHttpApi quick = new KvHttpApi(1, consensus, sm, Map.of(1, base), KvLimits.DEFAULT, Duration.ofMillis(500),
+                new KvMetrics(1, consensus, sm));
+        KvHttpServer quickServer = KvHttpServer.start(new InetSocketAddress("127.0.0.1", port), quick);
+        HttpResponse<byte[]> slow;
+        try {
+            slow = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/members/2/promote"))
+                    .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofByteArray());
+        } finally {
+            quickServer.close();
+            consensus.clearChangeFaults();
+        }
+        assertThat(slow.statusCode()).isEqualTo(503);
+        assertThat(json(slow).get("code").asText()).isEqualTo("NOT_CAUGHT_UP");
+        assertThat(json(slow).get("error").asText()).contains("promote it later", "bin/keel members promote --id 2");
+        assertThat(consensus.membership().isLearner(2)).isTrue();
+        // A learner that never answered the leader (not running) is not promoted, however short the log.
+        consensus.silence(5);
+        HttpResponse<byte[]> dead;
+        int port2 = freePort();
+        try (KvHttpServer again = KvHttpServer.start(new InetSocketAddress("127.0.0.1", port2), quick)) {
+            dead = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port2 + "/v1/members"))
+                    .POST(HttpRequest.BodyPublishers.ofString("{\"id\":5,\"peer\":\"127.0.0.1:9005\"}")).build(),
+                    HttpResponse.BodyHandlers.ofByteArray());
+        }
+        assertThat(dead.statusCode()).isEqualTo(503);
+        assertThat(json(dead).get("code").asText()).isEqualTo("NOT_CAUGHT_UP");
+        assertThat(json(dead).get("error").asText()).contains("is it running and reachable at 127.0.0.1:9005?");
+        assertThat(consensus.membership().isLearner(5)).as("added, but left a learner").isTrue();
+        // A learner cannot lead.
+        HttpResponse<byte[]> learnerLeads = call("POST", "/v1/leader/transfer?to=2", null);
+        assertThat(learnerLeads.statusCode()).isEqualTo(409);
+        assertThat(json(learnerLeads).get("code").asText()).isEqualTo("NOT_A_VOTER");
+        // No leader: 503 NO_LEADER, nothing changed.
+        consensus.setLeader(0);
+        HttpResponse<byte[]> noLeader = call("DELETE", "/v1/members/2", null);
+        assertThat(noLeader.statusCode()).isEqualTo(503);
+        assertThat(json(noLeader).get("code").asText()).isEqualTo("NO_LEADER");
+        assertThat(consensus.membership().contains(2)).isTrue();
+    }
+
     @Test
     void statusHealthAndMetrics() throws Exception {
         call("PUT", "/v1/kv/a", "1".getBytes(UTF_8));
