@@ -269,16 +269,19 @@ final class ClientCommands {
         }
     }
 
-    @Command(name = "promote", mixinStandardHelpOptions = true, description = "Makes a caught-up learner a voter.")
-    static final class MembersPromote extends ClientCommand {
-        @Option(names = "--id", required = true, description = "The learner's id.")
+    /** A membership command about one node, named by {@code --id}. */
+    abstract static class MemberIdCommand extends ClientCommand {
+        @Option(names = "--id", required = true, description = "The node's id.")
         int id;
 
         @Override
         void validate() {
             positiveId(this, id, "--id");
         }
+    }
 
+    @Command(name = "promote", mixinStandardHelpOptions = true, description = "Makes a caught-up learner a voter.")
+    static final class MembersPromote extends MemberIdCommand {
         @Override
         void run(KeelClient c, PrintWriter out) {
             Results.Members m = c.promote(id);
@@ -289,15 +292,7 @@ final class ClientCommands {
 
     @Command(name = "remove", mixinStandardHelpOptions = true,
             description = "Removes a voter or learner (the leader too: it steps down once the change commits).")
-    static final class MembersRemove extends ClientCommand {
-        @Option(names = "--id", required = true, description = "The member's id.")
-        int id;
-
-        @Override
-        void validate() {
-            positiveId(this, id, "--id");
-        }
-
+    static final class MembersRemove extends MemberIdCommand {
         @Override
         void run(KeelClient c, PrintWriter out) {
             Results.Members m = c.removeMember(id);
