@@ -72,33 +72,12 @@ class KvClusterTest {
     }
 
     static <T> T await(String what, Supplier<T> probe) {
-        long deadline = System.nanoTime() + DEADLINE.toNanos();
-        while (System.nanoTime() < deadline) {
-            T v = probe.get();
-            if (v != null && !Boolean.FALSE.equals(v)) return v;
-            Thread.onSpinWait();
-            try {
-                // Poll interval of a wait with a deadline, not synchronisation by sleeping.
-                Thread.sleep(Duration.ofMillis(10));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new AssertionError("interrupted waiting for " + what);
-            }
-        }
-        throw new AssertionError("timed out after " + DEADLINE + " waiting for " + what);
+        return KvTestSupport.await(what, DEADLINE, probe);
     }
 
     /** The id of the leader every live node agrees on. */
     int awaitLeader() {
-        return await("a leader all live nodes agree on", () -> {
-            int leader = 0;
-            for (KvServer s : servers.values()) {
-                int l = s.raft().status().leaderId();
-                if (l == 0 || (leader != 0 && l != leader) || !servers.containsKey(l)) return null;
-                leader = l;
-            }
-            return servers.get(leader).raft().status().role() == Role.LEADER ? leader : null;
-        });
+        return KvTestSupport.awaitLeader(servers, DEADLINE);
     }
 
     List<Integer> followers(int leader) {
