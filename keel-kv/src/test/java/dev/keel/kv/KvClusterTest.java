@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.keel.core.Role;
 import dev.keel.kv.client.KeelClient;
 import dev.keel.kv.client.KeelClientException;
 import dev.keel.kv.client.Results.WriteResult;
