@@ -109,10 +109,35 @@ class RaftServerIntegrationTest {
         }
     }
 
+    /** Submits an idempotent write to the current leader, retrying while leadership moves. */
+    void write(String command) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (true) {
+            try {
+                servers.get(leader()).submit(b(command)).get(10, TimeUnit.SECONDS);
+                return;
+            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException
+                     | NullPointerException e) {
+                if (System.nanoTime() > deadline) throw new AssertionError("write " + command + " kept failing", e);
+                java.util.concurrent.locks.LockSupport.parkNanos(20_000_000);
+            }
+        }
+    }
+
+    /** A node that reports itself leader, read in one pass (leadership can move between two looks). */
     int leader() {
-        await("a leader", () -> servers.values().stream().anyMatch(s -> s.status().role() == Role.LEADER));
-        return servers.values().stream().filter(s -> s.status().role() == Role.LEADER).findFirst().orElseThrow()
-                .status().nodeId();
+        int[] found = new int[1];
+        await("a leader", () -> {
+            for (RaftServer s : servers.values()) {
+                ServerStatus st = s.status();
+                if (st.role() == Role.LEADER) {
+                    found[0] = st.nodeId();
+                    return true;
+                }
+            }
+            return false;
+        });
+        return found[0];
     }
 
     static byte[] b(String s) {
@@ -216,24 +241,27 @@ class RaftServerIntegrationTest {
     void growReplaceAndShrinkWhileWriting() throws Exception {
         for (int id = 1; id <= 3; id++) start(id, 0);
         int written = 0;
-        for (; written < 20; written++) servers.get(leader()).submit(b("w" + written + "=" + written)).get(10, TimeUnit.SECONDS);
+        for (; written < 20; written++) write("w" + written + "=" + written);
         // Grow to five: each new node joins as a learner, catches up, then is promoted (thesis §4.2.1).
         for (int id = 4; id <= 5; id++) {
             final int n = id;
             startJoining(n);
             change(l -> l.addLearner(n, spare.get(n)));
             change(l -> l.promote(n));
-            for (int k = 0; k < 10; k++, written++) servers.get(leader()).submit(b("w" + written + "=" + written)).get(10, TimeUnit.SECONDS);
+            for (int k = 0; k < 10; k++, written++) write("w" + written + "=" + written);
         }
         assertThat(servers.get(leader()).status().membership().voters()).containsExactly(1, 2, 3, 4, 5);
         // Shrink back to three by removing two of the original nodes (the leader too, if it is one).
         for (int id = 1; id <= 2; id++) {
             final int n = id;
             change(l -> l.removeMember(n));
-            await("node " + n + " out", () -> !servers.get(leader()).status().membership().contains(n));
+            await("node " + n + " out", () -> {
+                RaftServer l = servers.get(leader());
+                return l != null && !l.status().membership().contains(n);
+            });
             servers.remove(n).close();
         }
-        for (int k = 0; k < 10; k++, written++) servers.get(leader()).submit(b("w" + written + "=" + written)).get(10, TimeUnit.SECONDS);
+        for (int k = 0; k < 10; k++, written++) write("w" + written + "=" + written);
         RaftServer leader = servers.get(leader());
         assertThat(leader.status().membership().voters()).containsExactly(3, 4, 5);
         // Leadership transfer to another voter.
