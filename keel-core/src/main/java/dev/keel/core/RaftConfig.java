@@ -101,7 +101,12 @@ public record RaftConfig(
     }
 
     public Builder toBuilder() {
-        Builder b = new Builder(id, voters);
+        return toBuilder(id);
+    }
+
+    /** The same settings for another node of the same cluster (a simulator or test builds one per node). */
+    public Builder toBuilder(int nodeId) {
+        Builder b = new Builder(nodeId, voters);
         b.electionTimeoutTicks = electionTimeoutTicks;
         b.heartbeatIntervalTicks = heartbeatIntervalTicks;
         b.maxEntriesPerAppend = maxEntriesPerAppend;

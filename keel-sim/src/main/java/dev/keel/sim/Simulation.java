@@ -536,7 +536,7 @@ public final class Simulation {
 
         RaftConfig nodeConfig() {
             // Same settings as the base, with this node's id.
-            return rebuild(baseConfig, id);
+            return baseConfig.toBuilder(id).build();
         }
 
         void start() {
@@ -738,26 +738,6 @@ public final class Simulation {
             String[] parts = new String(e.data(), StandardCharsets.UTF_8).split(" ");
             kv.put(parts[1], Long.parseLong(parts[2]));
         }
-    }
-
-    private static RaftConfig rebuild(RaftConfig base, int id) {
-        return RaftConfig.builder(id, IntStream.of(base.voters()).boxed().toList())
-                .electionTimeoutTicks(base.electionTimeoutTicks())
-                .heartbeatIntervalTicks(base.heartbeatIntervalTicks())
-                .maxEntriesPerAppend(base.maxEntriesPerAppend())
-                .maxBytesPerAppend(base.maxBytesPerAppend())
-                .maxInflightAppends(base.maxInflightAppends())
-                .maxUncommittedBytes(base.maxUncommittedBytes())
-                .maxApplyBytesPerReady(base.maxApplyBytesPerReady())
-                .snapshotChunkBytes(base.snapshotChunkBytes())
-                .maxInflightSnapshotChunks(base.maxInflightSnapshotChunks())
-                .preVote(base.preVote())
-                .checkQuorum(base.checkQuorum())
-                .leaseReads(base.leaseReads())
-                .clockDriftTicks(base.clockDriftTicks())
-                .maxLearnerLagEntries(base.maxLearnerLagEntries())
-                .mutation(base.mutation())
-                .build();
     }
 
     // ---------------------------------------------------------------- clients
