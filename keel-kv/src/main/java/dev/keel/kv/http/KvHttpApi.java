@@ -102,8 +102,9 @@ import org.slf4j.LoggerFactory;
  * <p><b>Errors</b> are JSON {@code {"error": "...", "code": "..."}}: 400 (BAD_KEY, BAD_REQUEST,
  * BAD_SESSION), 404 (NOT_FOUND, NO_ROUTE), 405, 409 (SESSION_EXPIRED, STALE_SEQUENCE), 412
  * (CONDITION_FAILED), 413 (KEY_TOO_LARGE, VALUE_TOO_LARGE, BODY_TOO_LARGE), 503 (NO_LEADER,
- * UNAVAILABLE, REJECTED, NOT_COMMITTED, SHUTTING_DOWN: not applied, safe to retry), 504 (TIMEOUT:
- * outcome unknown; retry only with a session). 500 means a bug, never bad input.
+ * UNAVAILABLE, REJECTED, NOT_COMMITTED: not applied, safe to retry; SHUTTING_DOWN: this node is
+ * stopping, and a write it had already proposed may still commit through another leader), 504
+ * (TIMEOUT: outcome unknown; retry only with a session). 500 means a bug, never bad input.
  *
  * <p><b>Membership</b> requests go to the leader like writes (a follower forwards them) and are
  * answered once the change is committed. 400 bad input, 404 a member that does not exist (promote,
@@ -119,6 +120,15 @@ import org.slf4j.LoggerFactory;
  */
 public final class KvHttpApi implements HttpHandler {
     private static final Logger log = LoggerFactory.getLogger(KvHttpApi.class);
+
+    /**
+     * A deliberately broken mode for the fault harness's self-test only: linearizable and lease
+     * reads are served from this node's local state with no ReadIndex round, so a follower or a
+     * deposed leader answers stale values. The harness must find the violation; nothing else may set
+     * this system property.
+     */
+    static final String UNSAFE_LOCAL_READS_PROPERTY = "keel.test.unsafeLocalReads";
+    private final boolean unsafeLocalReads = Boolean.getBoolean(UNSAFE_LOCAL_READS_PROPERTY);
 
     public static final String CLIENT_ID = "Keel-Client-Id";
     public static final String SEQUENCE = "Keel-Sequence";
@@ -166,6 +176,11 @@ public final class KvHttpApi implements HttpHandler {
                 .connectTimeout(Duration.ofMillis(Math.min(2_000, requestTimeout.toMillis())))
                 .followRedirects(HttpClient.Redirect.NEVER).build();
         consensus.addLeaderListener(this::leaderChanged);
+        if (unsafeLocalReads) {
+            log.warn("node={} {}=true: linearizable reads are served from local state WITHOUT ReadIndex; this breaks "
+                    + "linearizability on purpose and exists only for the fault harness's self-test", nodeId,
+                    UNSAFE_LOCAL_READS_PROPERTY);
+        }
     }
 
     /** A failure to report as JSON with this status. */
@@ -393,7 +408,7 @@ public final class KvHttpApi implements HttpHandler {
     }
 
     private void awaitRead(Consistency c) throws HttpError {
-        if (c == Consistency.STALE) return;
+        if (c == Consistency.STALE || unsafeLocalReads) return;
         // LEASE: same call; the runtime answers it from the leader's lease when configured with leaseReads.
         await(consensus.linearizableRead(), "read index");
     }
