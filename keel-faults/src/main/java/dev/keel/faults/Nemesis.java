@@ -255,9 +255,16 @@ public final class Nemesis {
             long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
             while (true) {
                 try (KeelClient c = admin()) {
-                    java.net.InetSocketAddress peer = network.peerListen(id);
-                    c.addMember(id, peer.getHostString() + ":" + peer.getPort(), cluster.clientUri(id), true);
-                    c.promote(id);
+                    // An earlier attempt may have got further than its answer said (a timeout after
+                    // the change committed): start from what the configuration is now.
+                    var members = c.members();
+                    if (!members.voters().contains(id)) {
+                        if (!members.learners().contains(id)) {
+                            java.net.InetSocketAddress peer = network.peerListen(id);
+                            c.addMember(id, peer.getHostString() + ":" + peer.getPort(), cluster.clientUri(id), true);
+                        }
+                        c.promote(id);
+                    }
                     removed.remove(id);
                     result = "node " + id + " added back and promoted";
                     break;

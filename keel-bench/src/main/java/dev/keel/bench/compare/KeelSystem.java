@@ -1,0 +1,119 @@
+package dev.keel.bench.compare;
+
+import dev.keel.bench.harness.RaftSystem;
+import dev.keel.bench.harness.Setup;
+import dev.keel.server.RaftServer;
+import dev.keel.server.ServerConfig;
+import dev.keel.server.StateMachine;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Keel in the side-by-side benchmark: {@link RaftServer}s in this JVM over Keel's Netty transport on
+ * loopback, each with its durable log ({@code fdatasync} once per batch: group commit). In the
+ * in-memory table the log has sync off and lives on tmpfs ({@code /dev/shm}) when there is one, so
+ * nothing waits for a disk.
+ */
+public final class KeelSystem implements RaftSystem {
+
+    private final List<RaftServer> servers = new ArrayList<>();
+    private final List<Counter> counters = new ArrayList<>();
+    private Setup setup;
+    private volatile RaftServer leader;
+
+    /** The trivial state machine: counts applied commands. */
+    static final class Counter implements StateMachine {
+        volatile long applied;
+
+        @Override
+        public byte[] apply(long index, byte[] command) {
+            applied++;
+            return null;
+        }
+
+        @Override
+        public SnapshotWriter snapshot() {
+            long v = applied;
+            return out -> new DataOutputStream(out).writeLong(v);
+        }
+
+        @Override
+        public void restore(InputStream in) throws IOException {
+            applied = new DataInputStream(in).readLong();
+        }
+    }
+
+    @Override
+    public String name() {
+        return "keel";
+    }
+
+    @Override
+    public String describe() {
+        return (setup.durable() ? "durable segmented log, fdatasync once per batch (group commit)"
+                : "log with sync off on " + (Files.isDirectory(Path.of("/dev/shm")) ? "tmpfs" : "disk"))
+                + "; Netty TCP on loopback; election timeout " + setup.electionTimeoutMinMillis() + "-"
+                + 2 * setup.electionTimeoutMinMillis() + " ms (10 ms ticks); pre-vote and check-quorum on; snapshots off; "
+                + "other settings at Keel's defaults";
+    }
+
+    @Override
+    public void start(Setup s) throws Exception {
+        this.setup = s;
+        Map<Integer, InetSocketAddress> members = new TreeMap<>();
+        for (int id = 1; id <= s.nodes(); id++) members.put(id, new InetSocketAddress("127.0.0.1", s.port(id)));
+        Path base = s.durable() || !Files.isDirectory(Path.of("/dev/shm")) ? s.dir()
+                : Files.createTempDirectory(Path.of("/dev/shm"), "keel-bench-");
+        for (int id = 1; id <= s.nodes(); id++) {
+            ServerConfig config = ServerConfig.builder(id, "bench", members, base.resolve("n" + id))
+                    .electionTimeoutTicks(Math.max(10, s.electionTimeoutMinMillis() / 10))
+                    .snapshotEveryEntries(0).snapshotEveryBytes(Long.MAX_VALUE)
+                    .sync(s.durable())
+                    .build();
+            Counter c = new Counter();
+            counters.add(c);
+            servers.add(RaftServer.start(config, c));
+        }
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (System.nanoTime() < deadline) {
+            for (RaftServer server : servers) {
+                if (server.status().leaderId() == server.config().nodeId()) {
+                    // Leadership is real once a command commits through it.
+                    try {
+                        server.submit(new byte[1]).get();
+                        leader = server;
+                        return;
+                    } catch (Exception e) {
+                        break;
+                    }
+                }
+            }
+            Thread.sleep(20); // polling for the first election
+        }
+        throw new IllegalStateException("no Keel leader within 60 s");
+    }
+
+    @Override
+    public CompletableFuture<Void> submit(byte[] command) {
+        return leader.submit(command).thenApply(r -> null);
+    }
+
+    long leaderApplied() {
+        return counters.get(servers.indexOf(leader)).applied;
+    }
+
+    @Override
+    public void close() {
+        for (RaftServer s : servers) s.close();
+    }
+}
