@@ -50,9 +50,14 @@ public final class KeelKvSystem implements KvSystem {
         }
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         for (int i = 1; i <= nodes; i++) {
-            ProcessBuilder pb = new ProcessBuilder(java, "-Xmx1g", "-jar", jar.toString(), "serve", "--id", Integer.toString(i),
+            List<String> cmd = new ArrayList<>(List.of(java, "-Xmx1g"));
+            // Extra server JVM options, for profiling a run (e.g. -XX:StartFlightRecording=...).
+            String extra = System.getProperty("keel.bench.serverJvmArgs", "").trim();
+            if (!extra.isEmpty()) cmd.addAll(List.of(extra.split("\\s+")));
+            cmd.addAll(List.of("-jar", jar.toString(), "serve", "--id", Integer.toString(i),
                     "--data-dir", dir.resolve("n" + i).toString(), "--cluster", cluster.toString(),
-                    "--http", "127.0.0.1:" + (basePort + 10 * i), "--http-cluster", http.toString(), "--election-ticks", "100");
+                    "--http", "127.0.0.1:" + (basePort + 10 * i), "--http-cluster", http.toString(), "--election-ticks", "100"));
+            ProcessBuilder pb = new ProcessBuilder(cmd);
             pb.redirectErrorStream(true);
             pb.redirectOutput(dir.resolve("n" + i + ".log").toFile());
             processes.add(pb.start());
