@@ -48,7 +48,7 @@ public final class KvServer implements AutoCloseable {
             KvMetrics metrics = new KvMetrics(config.nodeId(), consensus, sm);
             KvHttpApi api = new KvHttpApi(config.nodeId(), consensus, sm, config.httpMembers(), config.limits(),
                     config.requestTimeout(), metrics);
-            KvHttpServer http = KvHttpServer.start(config.httpAddress(), api);
+            KvHttpServer http = KvHttpServer.start(config.httpAddress(), api, config.limits().bodyMaxBytes());
             log.info("node={} http={} serving the KV API", config.nodeId(), http.address());
             return new KvServer(config, raft, sm, metrics, http);
         } catch (IOException | RuntimeException e) {

@@ -21,7 +21,8 @@ import java.util.stream.Stream;
 /**
  * etcd in the server-level comparison: {@code nodes} etcd server processes (the {@code etcd} binary on
  * PATH or at /usr/bin/etcd; Debian's {@code etcd-server}, 3.4.23 on bookworm) as a static cluster on
- * 127.0.0.1, with etcd's durable defaults, and jetcd, etcd's Java client, per benchmark thread.
+ * 127.0.0.1, with etcd's durable defaults, and jetcd, etcd's Java client, one instance shared by
+ * the benchmark threads.
  *
  * <p>Node {@code i} (1-based, as in Keel's KV system) serves clients on {@code basePort + 10*i} and
  * peers on {@code basePort + 10*i + 1}, keeps its data in {@code dir/n{i}} and logs to
@@ -83,7 +84,7 @@ public final class EtcdSystem implements KvSystem {
         return version + " processes with durable defaults (WAL fsync before commit, no --unsafe-no-fsync; "
                 + "snapshot-count 100000, no auto-compaction, 2 GB backend quota), heartbeat 100 ms, election timeout 1000 ms "
                 + "(--election-timeout 1000: the 1-2 s-ish election timeouts used for every system in this comparison), "
-                + "gRPC on loopback; jetcd 0.8.5 Client per thread (all members as endpoints, round-robin, "
+                + "gRPC on loopback; jetcd 0.8.5, one Client shared by all threads (all members as endpoints, round-robin, "
                 + "Vert.x gRPC), put = kv.put().get(), linearizable gets (jetcd's default GetOption, serializable=false)";
     }
 

@@ -8,8 +8,9 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.HdrHistogram.Recorder;
 
 /**
- * Closed-loop clients against a {@link KvSystem}: each client thread does one operation at a time
- * through its own client. Puts write {@code valueBytes} to one of {@code keys} keys; gets read one
+ * Closed-loop clients against a {@link KvSystem}: each client thread does one operation at a time,
+ * all through one shared client object, as an application shares one client library instance (both
+ * KeelClient and jetcd are thread-safe and pool or multiplex their connections). Puts write {@code valueBytes} to one of {@code keys} keys; gets read one
  * of them (preloaded, so every get finds a value). Server CPU comes from /proc of the server
  * processes; memory is their peak resident size over the interval, per node.
  */
@@ -46,10 +47,8 @@ public final class KvDriver {
         AtomicBoolean measuring = new AtomicBoolean();
         AtomicBoolean stop = new AtomicBoolean();
         List<Thread> threads = new ArrayList<>();
-        List<KvSystem.Client> opened = new ArrayList<>();
+        KvSystem.Client client = system.client();
         for (int c = 0; c < clients; c++) {
-            KvSystem.Client client = system.client();
-            opened.add(client);
             SplittableRandom random = new SplittableRandom(c);
             threads.add(Thread.ofPlatform().name("kv-client-" + c).start(() -> {
                 while (!stop.get()) {
@@ -89,7 +88,7 @@ public final class KvDriver {
         long errs = errors.get();
         stop.set(true);
         for (Thread t : threads) t.join(30_000);
-        for (KvSystem.Client c : opened) c.close();
+        client.close();
         var h = recorder.getIntervalHistogram();
         return new Result(system.name(), op + "-" + clients, value.length, ops, (t1 - t0) / 1e9, h.getValueAtPercentile(50),
                 h.getValueAtPercentile(99), h.getValueAtPercentile(99.9), cpu1 - cpu0, peakRss, errs);

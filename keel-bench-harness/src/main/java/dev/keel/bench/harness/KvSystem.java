@@ -27,13 +27,13 @@ public interface KvSystem extends AutoCloseable {
     /** The server processes' ids, so the runner can read their CPU time and memory from /proc. */
     List<Long> serverPids();
 
-    /** A new client; each benchmark client thread gets its own. */
+    /** A new client, shared by all the benchmark's threads (it must be thread-safe). */
     Client client() throws Exception;
 
     @Override
     void close() throws Exception;
 
-    /** One client, used by one thread. Each call blocks until the operation completes. */
+    /** One client, called from many threads at once. Each call blocks until the operation completes. */
     interface Client extends AutoCloseable {
         /** Writes {@code value} at {@code key}, durably committed when this returns. */
         void put(String key, byte[] value) throws Exception;

@@ -15,7 +15,8 @@ import java.util.concurrent.TimeUnit;
  * Keel's KV server in the server-level comparison: {@code keel serve} processes (the shipped jar,
  * found through the system property {@code keel.jar}, default {@code keel-cli/target/keel.jar}) with
  * their durable defaults, and {@link KeelClient}, Keel's usual client (sessions, so a retried write
- * applies once), per benchmark thread. Gets are linearizable (ReadIndex), Keel's default.
+ * applies once), one instance shared by the benchmark threads. Gets are linearizable (ReadIndex),
+ * Keel's default.
  */
 public final class KeelKvSystem implements KvSystem {
 
@@ -30,7 +31,7 @@ public final class KeelKvSystem implements KvSystem {
     @Override
     public String describe() {
         return "keel serve processes with durable defaults (fdatasync per batch), election timeout 1-2 s (--election-ticks 100), "
-                + "snapshots every 10,000 entries; KeelClient per thread (HTTP/1.1, sessions), linearizable gets (ReadIndex)";
+                + "snapshots every 10,000 entries; one KeelClient shared by all threads (HTTP/1.1 connection pool, a session per concurrent write), linearizable gets (ReadIndex)";
     }
 
     @Override
