@@ -71,6 +71,13 @@ public final class RaftNode {
     /** Sizes of this leader's proposals not yet committed, for uncommittedBytes without rereading the log. */
     private final SizeQueue proposalSizes = new SizeQueue();
     private long readSeq;
+    /**
+     * A read is waiting for a heartbeat round that has not been sent yet. Reads arriving together
+     * share one round, broadcast when the driver next asks for a Ready: any round started after a
+     * read arrived confirms it (thesis §6.4 step 2), so one round per batch of reads is enough,
+     * instead of one per read.
+     */
+    private boolean readRoundPending;
     /** The tick each recent heartbeat round was sent, indexed by readSeq mod its length (for leases). */
     private final long[] roundSentTick = new long[1024];
     /** Reads waiting for the leader to commit an entry of its term (thesis §6.4 step 1). */
@@ -319,7 +326,7 @@ public final class RaftNode {
     /** True when {@link #ready()} has something for the driver to do. */
     public boolean hasReady() {
         if (pendingReady != null) return false;
-        if (role == Role.LEADER && wouldSendAppends()) return true;
+        if (role == Role.LEADER && (readRoundPending || wouldSendAppends())) return true;
         return !outbox.isEmpty() || !readStates.isEmpty() || !abortedReads.isEmpty() || !snapshotChunks.isEmpty()
                 || snapshotToInstall != null
                 || !currentHardState().equals(lastHardState) || log.lastIndex() > log.stableIndex()
@@ -334,7 +341,10 @@ public final class RaftNode {
         if (pendingReady != null) {
             throw new IllegalStateException("ready() called again before advance() of the previous Ready");
         }
-        if (role == Role.LEADER) sendAppends();
+        if (role == Role.LEADER) {
+            if (readRoundPending) broadcastHeartbeat();
+            sendAppends();
+        }
         HardState hs = currentHardState();
         HardState changed = hs.equals(lastHardState) ? null : hs;
         lastHardState = hs;
@@ -457,6 +467,7 @@ public final class RaftNode {
         uncommittedBytes = 0;
         proposalSizes.clear();
         readSeq = 0;
+        readRoundPending = false;
         // §8 / thesis §6.4: a new leader appends a no-op so that entries of earlier terms commit
         // (through this entry of its own term) and ReadIndex learns the latest commit.
         log.append(Entry.noop(log.lastIndex() + 1, currentTerm));
@@ -819,6 +830,7 @@ public final class RaftNode {
     }
 
     private void broadcastHeartbeat() {
+        readRoundPending = false;
         readSeq++;
         roundSentTick[(int) (readSeq % roundSentTick.length)] = nowTicks;
         for (Progress pr : progress) {
@@ -873,10 +885,10 @@ public final class RaftNode {
             return;
         }
         // Step 2: confirm we are still the leader with a fresh heartbeat round acknowledged by a
-        // majority; any round started after the read arrived will do.
-        broadcastHeartbeat();
-        readsAwaitingQuorum.add(new PendingRead(context, requester, readIndex, readSeq));
-        releaseConfirmedReads();
+        // majority; any round started after the read arrived will do: the next one, sent at the
+        // latest when the driver asks for the next Ready (readRoundPending).
+        readsAwaitingQuorum.add(new PendingRead(context, requester, readIndex, readSeq + 1));
+        readRoundPending = true;
     }
 
     private void releaseConfirmedReads() {
@@ -910,6 +922,7 @@ public final class RaftNode {
             }
             q.clear();
         }
+        readRoundPending = false;
     }
 
     private void onReadIndexRequest(ReadIndexRequest m) {
