@@ -33,6 +33,30 @@ public final class LoadDriver {
         for (int i = 0; i < commandBytes; i++) command[i] = (byte) (i * 31 + 7);
     }
 
+    /**
+     * Submits {@code count} commands of {@code bytes} bytes with at most {@code outstanding} in
+     * flight and waits up to {@code timeoutSeconds} for all of them: the adapters' smoke test.
+     * Returns the futures, every one completed (successfully or not).
+     */
+    public static java.util.List<CompletableFuture<Void>> submitAll(RaftSystem system, int count, int bytes, int outstanding,
+                                                                    long timeoutSeconds) throws Exception {
+        byte[] command = new byte[bytes];
+        Semaphore permits = new Semaphore(outstanding);
+        java.util.List<CompletableFuture<Void>> futures = new java.util.ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            permits.acquire();
+            CompletableFuture<Void> f = system.submit(command);
+            f.whenComplete((v, t) -> permits.release());
+            futures.add(f);
+        }
+        try {
+            CompletableFuture.allOf(futures.toArray(CompletableFuture[]::new)).get(timeoutSeconds, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException e) {
+            // some failed: the caller looks at each future
+        }
+        return futures;
+    }
+
     /** Runs {@code warmupSeconds} unmeasured, then {@code seconds} measured, with {@code outstanding} in flight. */
     public Result closedLoop(int outstanding, double warmupSeconds, double seconds) throws InterruptedException {
         Recorder recorder = new Recorder(3);

@@ -239,6 +239,10 @@ final class Report {
         c.setBackgroundPaint(Color.WHITE);
         CategoryPlot plot = c.getCategoryPlot();
         plot.setBackgroundPaint(new Color(0xF7F7F7));
-        ChartUtils.saveChartAsPNG(file.toFile(), c, 1000, 500);
+        // Slanted, unabbreviated labels: "1024 B closed-256" must stay readable.
+        plot.getDomainAxis().setCategoryLabelPositions(
+                org.jfree.chart.axis.CategoryLabelPositions.createUpRotationLabelPositions(Math.PI / 6));
+        plot.getDomainAxis().setMaximumCategoryLabelWidthRatio(3f);
+        ChartUtils.saveChartAsPNG(file.toFile(), c, 1000, 560);
     }
 }

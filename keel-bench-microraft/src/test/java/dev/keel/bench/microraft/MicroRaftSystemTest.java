@@ -7,10 +7,8 @@ import dev.keel.bench.harness.LoadDriver;
 import dev.keel.bench.harness.Result;
 import dev.keel.bench.harness.Setup;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -32,16 +30,7 @@ class MicroRaftSystemTest {
             system.start(setup(false));
             assertThat(system.describe()).contains("MicroRaft").contains("in memory");
 
-            byte[] command = new byte[64];
-            Semaphore outstanding = new Semaphore(64);
-            List<CompletableFuture<Void>> futures = new ArrayList<>();
-            for (int i = 0; i < 1000; i++) {
-                outstanding.acquire();
-                CompletableFuture<Void> f = system.submit(command);
-                f.whenComplete((v, t) -> outstanding.release());
-                futures.add(f);
-            }
-            CompletableFuture.allOf(futures.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
+            List<CompletableFuture<Void>> futures = LoadDriver.submitAll(system, 1000, 64, 64, 60);
 
             assertThat(futures).allMatch(f -> f.isDone() && !f.isCompletedExceptionally());
             // Each future completes after the leader's state machine applied its command.

@@ -7,11 +7,9 @@ import dev.keel.bench.harness.LoadDriver;
 import dev.keel.bench.harness.Result;
 import dev.keel.bench.harness.Setup;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -36,17 +34,7 @@ class RatisSystemTest {
             ratis.start(setup(dir, true));
             assertThat(ratis.describe()).contains("SegmentedRaftLog", "force.sync.num=128", "1000-2000 ms");
 
-            byte[] command = new byte[64];
-            Semaphore outstanding = new Semaphore(64);
-            List<CompletableFuture<Void>> futures = new ArrayList<>();
-            for (int i = 0; i < 1000; i++) {
-                command[0] = (byte) i;
-                outstanding.acquire();
-                CompletableFuture<Void> f = ratis.submit(command);
-                f.whenComplete((v, t) -> outstanding.release());
-                futures.add(f);
-            }
-            CompletableFuture.allOf(futures.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
+            List<CompletableFuture<Void>> futures = LoadDriver.submitAll(ratis, 1000, 64, 64, 60);
             assertThat(futures).allSatisfy(f -> assertThat(f).isCompleted().isNotCompletedExceptionally());
             // The reply completes once the leader applied the entry, so the count is already there.
             assertThat(ratis.leaderApplied()).isEqualTo(1000);

@@ -9,10 +9,8 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -41,16 +39,7 @@ class SofaJraftSystemTest {
         try {
             system.start(setup);
             assertThat(system.describe()).contains("sync=true", "syncMeta=true", "[1000, 2000)");
-            byte[] command = new byte[64];
-            Semaphore outstanding = new Semaphore(64);
-            List<CompletableFuture<Void>> futures = new ArrayList<>();
-            for (int i = 0; i < 1000; i++) {
-                outstanding.acquire();
-                CompletableFuture<Void> f = system.submit(command);
-                f.whenComplete((v, t) -> outstanding.release());
-                futures.add(f);
-            }
-            CompletableFuture.allOf(futures.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
+            List<CompletableFuture<Void>> futures = LoadDriver.submitAll(system, 1000, 64, 64, 60);
             assertThat(futures).allSatisfy(f -> assertThat(f).isCompleted().isNotCompletedExceptionally());
             // The futures complete from inside onApply, so the counter already includes every command.
             assertThat(system.leaderApplied()).isEqualTo(1000);

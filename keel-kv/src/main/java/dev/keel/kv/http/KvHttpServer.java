@@ -116,6 +116,19 @@ public final class KvHttpServer implements AutoCloseable {
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
     }
 
+    /**
+     * An error in the API's JSON form ({@code message} is ours, never the client's, so it needs no
+     * escaping), then the connection closes: what follows on it cannot be trusted to be framed.
+     */
+    private static void errorAndClose(Channel ch, HttpResponseStatus status, String code, String message) {
+        byte[] json = ("{\"error\":\"" + message + "\",\"code\":\"" + code + "\"}").getBytes(StandardCharsets.UTF_8);
+        FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, Unpooled.wrappedBuffer(json));
+        r.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
+        r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, json.length);
+        r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        ch.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
+    }
+
     /** A body over the limit gets the API's JSON 413 (not Netty's bare one), and the connection closes. */
     private static final class Aggregator extends HttpObjectAggregator {
         private final int bodyMaxBytes;
@@ -127,14 +140,8 @@ public final class KvHttpServer implements AutoCloseable {
 
         @Override
         protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
-            byte[] json = ("{\"error\":\"body exceeds the limit of " + bodyMaxBytes + " bytes\",\"code\":\"BODY_TOO_LARGE\"}")
-                    .getBytes(StandardCharsets.UTF_8);
-            FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE,
-                    Unpooled.wrappedBuffer(json));
-            r.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
-            r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, json.length);
-            r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-            ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
+            errorAndClose(ctx.channel(), HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "BODY_TOO_LARGE",
+                    "body exceeds the limit of " + bodyMaxBytes + " bytes");
         }
     }
 
@@ -185,13 +192,7 @@ public final class KvHttpServer implements AutoCloseable {
         }
 
         private static void badRequest(Channel ch, String message) {
-            byte[] json = ("{\"error\":\"" + message + "\",\"code\":\"BAD_REQUEST\"}").getBytes(StandardCharsets.UTF_8);
-            FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.BAD_REQUEST,
-                    Unpooled.wrappedBuffer(json));
-            r.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
-            r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, json.length);
-            r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-            ch.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
+            errorAndClose(ch, HttpResponseStatus.BAD_REQUEST, "BAD_REQUEST", message);
         }
 
         @Override
