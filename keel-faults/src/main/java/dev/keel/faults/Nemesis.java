@@ -110,12 +110,19 @@ public final class Nemesis {
         return out;
     }
 
+    /** A node to hurt, and whether it led when chosen (for the history). */
+    private record Target(int id, boolean leader) {
+        String describe() {
+            return "node " + id + (leader ? " (the leader)" : "");
+        }
+    }
+
     /** The leader half the time (the interesting target), another node otherwise. */
-    private int target() {
+    private Target target() {
         int leader = cluster.leader();
         List<Integer> nodes = running();
-        if (leader != 0 && random.nextBoolean()) return leader;
-        return nodes.get(random.nextInt(nodes.size()));
+        int id = leader != 0 && random.nextBoolean() ? leader : nodes.get(random.nextInt(nodes.size()));
+        return new Target(id, id == leader);
     }
 
     void start(Fault f) throws IOException, InterruptedException {
@@ -124,18 +131,16 @@ public final class Nemesis {
         switch (f) {
             case PARTITION -> partition();
             case KILL -> {
-                int id = target();
-                boolean leader = id == cluster.leader();
-                cluster.kill(id);
-                history.nemesis(f.cliName(), true, "SIGKILL node " + id + (leader ? " (the leader)" : ""));
-                undoBy(f, () -> cluster.start(id), "restarted node " + id);
+                Target t = target();
+                cluster.kill(t.id());
+                history.nemesis(f.cliName(), true, "SIGKILL " + t.describe());
+                undoBy(f, () -> cluster.start(t.id()), "restarted node " + t.id());
             }
             case PAUSE -> {
-                int id = target();
-                boolean leader = id == cluster.leader();
-                cluster.pause(id);
-                history.nemesis(f.cliName(), true, "SIGSTOP node " + id + (leader ? " (the leader)" : ""));
-                undoBy(f, () -> cluster.resume(id), "SIGCONT node " + id);
+                Target t = target();
+                cluster.pause(t.id());
+                history.nemesis(f.cliName(), true, "SIGSTOP " + t.describe());
+                undoBy(f, () -> cluster.resume(t.id()), "SIGCONT node " + t.id());
             }
             case SLOW -> {
                 List<Integer> nodes = new ArrayList<>(cluster.ids());

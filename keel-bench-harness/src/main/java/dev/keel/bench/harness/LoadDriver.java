@@ -59,10 +59,7 @@ public final class LoadDriver {
 
     /** Runs {@code warmupSeconds} unmeasured, then {@code seconds} measured, with {@code outstanding} in flight. */
     public Result closedLoop(int outstanding, double warmupSeconds, double seconds) throws InterruptedException {
-        Recorder recorder = new Recorder(3);
-        AtomicLong completed = new AtomicLong();
-        AtomicLong errors = new AtomicLong();
-        AtomicBoolean measuring = new AtomicBoolean();
+        Tally tally = new Tally();
         AtomicBoolean stop = new AtomicBoolean();
         Semaphore permits = new Semaphore(outstanding);
         Thread submitter = Thread.ofPlatform().name("bench-submit").start(() -> {
@@ -74,19 +71,12 @@ public final class LoadDriver {
                     try {
                         f = system.submit(command);
                     } catch (RuntimeException e) {
-                        errors.incrementAndGet();
+                        tally.failed();
                         permits.release();
                         continue;
                     }
                     f.whenComplete((v, t) -> {
-                        if (measuring.get()) {
-                            if (t == null) {
-                                recorder.recordValue(Math.max(1, (System.nanoTime() - start) / 1000));
-                                completed.incrementAndGet();
-                            } else {
-                                errors.incrementAndGet();
-                            }
-                        }
+                        tally.done(start, t);
                         permits.release();
                     });
                 }
@@ -94,16 +84,13 @@ public final class LoadDriver {
                 Thread.currentThread().interrupt();
             }
         });
-        return measure(recorder, completed, errors, measuring, stop, submitter, warmupSeconds, seconds, "closed-" + outstanding);
+        return measure(tally, stop, submitter, warmupSeconds, seconds, "closed-" + outstanding);
     }
 
     /** Proposals at {@code ratePerSecond} on a fixed schedule. */
     public Result openLoop(long ratePerSecond, double warmupSeconds, double seconds) throws InterruptedException {
-        Recorder recorder = new Recorder(3);
-        AtomicLong completed = new AtomicLong();
-        AtomicLong errors = new AtomicLong();
+        Tally tally = new Tally();
         AtomicLong inFlight = new AtomicLong();
-        AtomicBoolean measuring = new AtomicBoolean();
         AtomicBoolean stop = new AtomicBoolean();
         long intervalNanos = Math.max(1, 1_000_000_000L / ratePerSecond);
         Thread submitter = Thread.ofPlatform().name("bench-open-loop").start(() -> {
@@ -117,7 +104,7 @@ public final class LoadDriver {
                 long intended = next;
                 next += intervalNanos;
                 if (inFlight.get() >= OPEN_LOOP_MAX_OUTSTANDING) {
-                    if (measuring.get()) errors.incrementAndGet();
+                    tally.failed();
                     continue;
                 }
                 inFlight.incrementAndGet();
@@ -126,44 +113,61 @@ public final class LoadDriver {
                     f = system.submit(command);
                 } catch (RuntimeException e) {
                     inFlight.decrementAndGet();
-                    if (measuring.get()) errors.incrementAndGet();
+                    tally.failed();
                     continue;
                 }
                 f.whenComplete((v, t) -> {
                     inFlight.decrementAndGet();
-                    if (measuring.get()) {
-                        if (t == null) {
-                            recorder.recordValue(Math.max(1, (System.nanoTime() - intended) / 1000));
-                            completed.incrementAndGet();
-                        } else {
-                            errors.incrementAndGet();
-                        }
-                    }
+                    tally.done(intended, t);
                 });
             }
         });
-        return measure(recorder, completed, errors, measuring, stop, submitter, warmupSeconds, seconds, "open-" + ratePerSecond);
+        return measure(tally, stop, submitter, warmupSeconds, seconds, "open-" + ratePerSecond);
     }
 
-    private Result measure(Recorder recorder, AtomicLong completed, AtomicLong errors, AtomicBoolean measuring, AtomicBoolean stop,
-                           Thread submitter, double warmupSeconds, double seconds, String mode) throws InterruptedException {
+    /** What the measured interval saw: latencies of completed proposals and a count of failed ones. */
+    private static final class Tally {
+        final Recorder recorder = new Recorder(3);
+        final AtomicLong completed = new AtomicLong();
+        final AtomicLong errors = new AtomicLong();
+        final AtomicBoolean measuring = new AtomicBoolean();
+
+        /** A proposal started (or was due) at {@code startNanos} ended, failed if {@code t} is set. */
+        void done(long startNanos, Throwable t) {
+            if (!measuring.get()) return;
+            if (t != null) {
+                errors.incrementAndGet();
+                return;
+            }
+            recorder.recordValue(Math.max(1, (System.nanoTime() - startNanos) / 1000));
+            completed.incrementAndGet();
+        }
+
+        /** A proposal that could not even be submitted. */
+        void failed() {
+            if (measuring.get()) errors.incrementAndGet();
+        }
+    }
+
+    private Result measure(Tally tally, AtomicBoolean stop, Thread submitter, double warmupSeconds, double seconds, String mode)
+            throws InterruptedException {
         Thread.sleep((long) (warmupSeconds * 1000)); // the warm-up: unmeasured load
         for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) pool.resetPeakUsage();
-        recorder.reset();
+        tally.recorder.reset();
         com.sun.management.OperatingSystemMXBean os =
                 (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
         long cpu0 = os.getProcessCpuTime();
         long t0 = System.nanoTime();
-        measuring.set(true);
+        tally.measuring.set(true);
         Thread.sleep((long) (seconds * 1000)); // the measured interval
-        measuring.set(false);
+        tally.measuring.set(false);
         long t1 = System.nanoTime();
         long cpu1 = os.getProcessCpuTime();
-        long ops = completed.get();
-        long errs = errors.get();
+        long ops = tally.completed.get();
+        long errs = tally.errors.get();
         stop.set(true);
         submitter.join(10_000);
-        var h = recorder.getIntervalHistogram();
+        var h = tally.recorder.getIntervalHistogram();
         long heap = 0;
         for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
             if (pool.getType() == MemoryType.HEAP && pool.getPeakUsage() != null) heap += pool.getPeakUsage().getUsed();
