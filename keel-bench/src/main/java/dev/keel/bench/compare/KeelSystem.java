@@ -30,6 +30,8 @@ public final class KeelSystem implements RaftSystem {
     private final List<Counter> counters = new ArrayList<>();
     private Setup setup;
     private volatile RaftServer leader;
+    /** The tmpfs directory of an in-memory run; it holds RAM, so close() removes it. */
+    private Path tmpfsDir;
 
     /** The trivial state machine: counts applied commands. */
     static final class Counter implements StateMachine {
@@ -72,8 +74,10 @@ public final class KeelSystem implements RaftSystem {
         this.setup = s;
         Map<Integer, InetSocketAddress> members = new TreeMap<>();
         for (int id = 1; id <= s.nodes(); id++) members.put(id, new InetSocketAddress("127.0.0.1", s.port(id)));
-        Path base = s.durable() || !Files.isDirectory(Path.of("/dev/shm")) ? s.dir()
-                : Files.createTempDirectory(Path.of("/dev/shm"), "keel-bench-");
+        if (!s.durable() && Files.isDirectory(Path.of("/dev/shm"))) {
+            tmpfsDir = Files.createTempDirectory(Path.of("/dev/shm"), "keel-bench-");
+        }
+        Path base = tmpfsDir != null ? tmpfsDir : s.dir();
         for (int id = 1; id <= s.nodes(); id++) {
             ServerConfig config = ServerConfig.builder(id, "bench", members, base.resolve("n" + id))
                     .electionTimeoutTicks(Math.max(10, s.electionTimeoutMinMillis() / 10))
@@ -113,7 +117,12 @@ public final class KeelSystem implements RaftSystem {
     }
 
     @Override
-    public void close() {
+    public void close() throws IOException {
         for (RaftServer s : servers) s.close();
+        if (tmpfsDir != null) {
+            try (var walk = Files.walk(tmpfsDir)) {
+                for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+            }
+        }
     }
 }
