@@ -139,46 +139,39 @@ public final class ManualCluster {
 
     /** Makes a node start an election now, as if its election timer fired ({@link RaftNode#campaignNow()}). */
     public void campaign(int node) {
-        Node nd = live(node);
-        nd.raft.campaignNow();
-        processReady(nd);
-        afterStep();
+        step(node, raft -> {
+            raft.campaignNow();
+            return null;
+        });
     }
 
     /** Asks a node (the leader) for a new configuration (thesis chapter 4). */
     public ProposeResult changeMembership(int node, dev.keel.core.Membership target) {
-        Node nd = live(node);
-        ProposeResult r = nd.raft.changeMembership(target);
-        processReady(nd);
-        afterStep();
-        return r;
+        return step(node, raft -> raft.changeMembership(target));
     }
 
     /** Asks a node (the leader) to hand leadership to another (thesis §3.10). */
     public ProposeResult transferLeadership(int node, int to) {
-        Node nd = live(node);
-        ProposeResult r = nd.raft.transferLeadership(to);
-        processReady(nd);
-        afterStep();
-        return r;
+        return step(node, raft -> raft.transferLeadership(to));
     }
 
     /** Proposes a command (UTF-8) to a node. */
     public ProposeResult propose(int node, String command) {
-        Node nd = live(node);
-        ProposeResult r = nd.raft.propose(command.getBytes(StandardCharsets.UTF_8));
-        processReady(nd);
-        afterStep();
-        return r;
+        return step(node, raft -> raft.propose(command.getBytes(StandardCharsets.UTF_8)));
     }
 
     /** Starts a linearizable read; its outcome appears in {@link #takeEvents()}. */
     public boolean read(int node, long context) {
+        return step(node, raft -> raft.readIndex(context));
+    }
+
+    /** One input to a live node, then its Ready processed and the checkers run, as after every step. */
+    private <T> T step(int node, java.util.function.Function<RaftNode, T> input) {
         Node nd = live(node);
-        boolean accepted = nd.raft.readIndex(context);
+        T result = input.apply(nd.raft);
         processReady(nd);
         afterStep();
-        return accepted;
+        return result;
     }
 
     /** Delivers one in-flight message (or drops it, if its link is partitioned or its receiver is down). */
