@@ -38,8 +38,9 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The HTTP server of one {@link KvHttpApi}: Netty's HTTP/1.1 codec on a small event loop group, each
- * request then handled on its own virtual thread (the API blocks while a write commits).
+ * The HTTP server of one {@link KvHttpApi}: Netty's HTTP/1.1 codec on a small event loop group. The
+ * API serves a key's reads and writes on the event loop itself and everything else on a virtual
+ * thread per request (see {@link KvHttpApi#dispatch}); any other handler gets a virtual thread.
  *
  * <p>Why Netty rather than the JDK's {@code com.sun.net.httpserver}: profiles of the KV benchmark
  * showed the JDK server's per-exchange work (header normalization, a formatted Date header,
@@ -145,7 +146,7 @@ public final class KvHttpServer implements AutoCloseable {
         }
     }
 
-    /** Hands each whole request to a virtual thread; reads the next one only after answering. */
+    /** Hands each whole request to the API; reads the next one only after answering. */
     private static final class Dispatch extends SimpleChannelInboundHandler<FullHttpRequest> {
         private final HttpHandler api;
         private final ExecutorService executor;
@@ -179,13 +180,17 @@ public final class KvHttpServer implements AutoCloseable {
                 ch.config().setAutoRead(true);
             });
             try {
-                executor.execute(() -> {
-                    try {
-                        api.handle(ex);
-                    } catch (IOException | RuntimeException e) {
-                        ex.close();
-                    }
-                });
+                if (api instanceof KvHttpApi kv) {
+                    kv.dispatch(ex, ch.eventLoop(), executor);
+                } else {
+                    executor.execute(() -> {
+                        try {
+                            api.handle(ex);
+                        } catch (IOException | RuntimeException e) {
+                            ex.close();
+                        }
+                    });
+                }
             } catch (java.util.concurrent.RejectedExecutionException e) {
                 ch.close(); // shutting down
             }

@@ -36,7 +36,14 @@ public final class FakeConsensus implements Consensus {
     private final List<IntConsumer> listeners = new CopyOnWriteArrayList<>();
     private final java.util.Set<Integer> silent = ConcurrentHashMap.newKeySet();
 
+    private volatile boolean hang;
+
     record Fault(KeelException failure, boolean applyAnyway) {}
+
+    /** While on, submits and reads never complete: a commit or a read index that takes forever. */
+    public void hang(boolean on) {
+        hang = on;
+    }
 
     public FakeConsensus(int nodeId, StateMachine stateMachine) {
         this.nodeId = nodeId;
@@ -75,6 +82,7 @@ public final class FakeConsensus implements Consensus {
     @Override
     public synchronized CompletableFuture<byte[]> submit(byte[] command) {
         submits++;
+        if (hang) return new CompletableFuture<>();
         if (leaderId != nodeId) return CompletableFuture.failedFuture(new KeelException.NotLeader(leaderId));
         Fault f = faults.poll();
         if (f != null && !f.applyAnyway()) return CompletableFuture.failedFuture(f.failure());
@@ -85,6 +93,7 @@ public final class FakeConsensus implements Consensus {
 
     @Override
     public CompletableFuture<Long> linearizableRead() {
+        if (hang) return new CompletableFuture<>();
         if (leaderId == 0) return CompletableFuture.failedFuture(new KeelException.NotLeader(0));
         synchronized (this) {
             return CompletableFuture.completedFuture(index);

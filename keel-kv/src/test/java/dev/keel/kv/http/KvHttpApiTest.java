@@ -208,6 +208,34 @@ public class KvHttpApiTest {
         assertThat(json(health).get("ready").asBoolean()).isFalse();
     }
 
+    @Test
+    void aCommitOrReadIndexThatNeverCompletesAnswers504AndTheConnectionGoesOn() throws Exception {
+        int port = freePort();
+        KvHttpApi quick = new KvHttpApi(1, consensus, sm, Map.of(1, base), KvLimits.DEFAULT, Duration.ofMillis(300),
+                new KvMetrics(1, consensus, sm));
+        try (KvHttpServer quickServer = KvHttpServer.start(new InetSocketAddress("127.0.0.1", port), quick)) {
+            URI key = URI.create("http://127.0.0.1:" + port + "/v1/kv/h");
+            consensus.hang(true);
+            HttpResponse<byte[]> put = http.send(HttpRequest.newBuilder(key).timeout(Duration.ofSeconds(10)).PUT(HttpRequest.BodyPublishers.ofString("1")).build(),
+                    HttpResponse.BodyHandlers.ofByteArray());
+            assertThat(put.statusCode()).isEqualTo(504);
+            assertThat(json(put).get("code").asText()).isEqualTo("TIMEOUT");
+            assertThat(json(put).get("error").asText()).contains("commit not done within 300 ms");
+            HttpResponse<byte[]> get = http.send(HttpRequest.newBuilder(key).timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofByteArray());
+            assertThat(get.statusCode()).isEqualTo(504);
+            assertThat(json(get).get("error").asText()).contains("read index not done within 300 ms");
+            consensus.hang(false);
+            // The same client's connection answers the next requests normally.
+            assertThat(http.send(HttpRequest.newBuilder(key).timeout(Duration.ofSeconds(10)).PUT(HttpRequest.BodyPublishers.ofString("2")).build(),
+                    HttpResponse.BodyHandlers.ofByteArray()).statusCode()).isEqualTo(200);
+            HttpResponse<byte[]> after = http.send(HttpRequest.newBuilder(key).timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofByteArray());
+            assertThat(after.statusCode()).isEqualTo(200);
+            assertThat(new String(after.body(), UTF_8)).isEqualTo("2");
+        } finally {
+            consensus.hang(false);
+        }
+    }
+
     static byte[] body(String json) {
         return json.getBytes(UTF_8);
     }
