@@ -135,5 +135,10 @@ public final class KvServer implements AutoCloseable {
         public Map<Integer, RaftServer.Member> memberAddresses() {
             return server.memberAddresses();
         }
+
+        @Override
+        public RaftServer.Member memberAddress(int id) {
+            return server.memberAddress(id);
+        }
     }
 }

@@ -438,6 +438,11 @@ public final class RaftServer implements AutoCloseable {
         return Map.copyOf(addressBook);
     }
 
+    /** One member's entry in the replicated address book, or null. */
+    public Member memberAddress(int id) {
+        return addressBook.get(id);
+    }
+
     /** The core's refusal, its reason first (such as "MEMBERSHIP_CHANGE_PENDING: ..."), so callers can tell them apart. */
     private static KeelException.Rejected rejected(ProposeResult.Rejected rj) {
         return new KeelException.Rejected(rj.reason() + ": " + rj.detail());

@@ -48,4 +48,9 @@ public interface Consensus {
 
     /** The replicated address book: every member ever added, with its peer address and HTTP URI ("" if none replicated). */
     Map<Integer, RaftServer.Member> memberAddresses();
+
+    /** One member's entry in the replicated address book (null if none); cheaper than copying the whole book. */
+    default RaftServer.Member memberAddress(int id) {
+        return memberAddresses().get(id);
+    }
 }

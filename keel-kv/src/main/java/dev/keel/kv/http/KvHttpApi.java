@@ -836,7 +836,7 @@ public final class KvHttpApi implements HttpHandler {
     /** A member's HTTP base URI: the replicated address book's first, then the static configuration's; null if unknown. */
     URI httpOf(int id) {
         if (id <= 0) return null;
-        RaftServer.Member m = consensus.memberAddresses().get(id);
+        RaftServer.Member m = consensus.memberAddress(id);
         if (m != null && !m.http().isEmpty()) {
             try {
                 return URI.create(m.http());
@@ -1222,9 +1222,22 @@ public final class KvHttpApi implements HttpHandler {
     // ---------------------------------------------------------------- responses
 
     private void addLeaderHeader(HttpExchange ex) {
-        URI leader = httpOf(consensus.status().leaderId());
-        if (leader != null) ex.getResponseHeaders().set(LEADER, leader.toString());
+        int leader = consensus.status().leaderId();
+        RaftServer.Member member = leader > 0 ? consensus.memberAddress(leader) : null;
+        LeaderHeader h = leaderHeader;
+        if (h.leader() != leader || h.member() != member) {
+            // Every response carries this header: parse the address only when the leader or its entry changes.
+            URI uri = httpOf(leader);
+            h = new LeaderHeader(leader, member, uri == null ? null : uri.toString());
+            leaderHeader = h;
+        }
+        if (h.value() != null) ex.getResponseHeaders().set(LEADER, h.value());
     }
+
+    /** The Keel-Leader value for {@code leader} as its address book entry {@code member} gives it (null: none known). */
+    private record LeaderHeader(int leader, RaftServer.Member member, String value) {}
+
+    private volatile LeaderHeader leaderHeader = new LeaderHeader(-1, null, null);
 
     private static String etag(long revision) {
         return "\"" + revision + "\"";
