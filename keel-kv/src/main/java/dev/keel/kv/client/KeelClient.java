@@ -2,6 +2,7 @@ package dev.keel.kv.client;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.keel.kv.client.HttpTransport.Response;
 import dev.keel.kv.client.Results.GetResult;
 import dev.keel.kv.client.Results.Member;
 import dev.keel.kv.client.Results.Members;
@@ -11,10 +12,6 @@ import dev.keel.kv.client.Results.WriteResult;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpConnectTimeoutException;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.time.Duration;
@@ -54,6 +51,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * with {@link #members()}. One attempt may wait the whole operation timeout, since adding a voter
  * waits for it to catch up.
  *
+ * <p>Requests go over pooled keep-alive HTTP/1.1 connections on a Netty event loop thread (see
+ * {@code NettyHttpTransport}: the JDK's HttpClient cost as much CPU per request as the leader did).
+ *
  * <p>Thread-safe; share one instance. {@link #close()} releases its HTTP connections.
  */
 public final class KeelClient implements AutoCloseable {
@@ -68,7 +68,7 @@ public final class KeelClient implements AutoCloseable {
     }
 
     private final List<URI> endpoints;
-    private final HttpClient http;
+    private final HttpTransport http;
     private final Duration requestTimeout;
     private final Duration operationTimeout;
     private final Duration backoffMin;
@@ -95,8 +95,8 @@ public final class KeelClient implements AutoCloseable {
         this.operationTimeout = b.operationTimeout;
         this.backoffMin = b.backoffMin;
         this.backoffMax = b.backoffMax;
-        this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(b.connectTimeout)
-                .followRedirects(HttpClient.Redirect.NORMAL).build();
+        // One event loop thread: it only encodes, writes and decodes, while the callers wait.
+        this.http = new NettyHttpTransport(b.connectTimeout, 1);
     }
 
     /** @param endpoints the HTTP base URIs of some or all nodes, such as {@code http://127.0.0.1:8081} */
@@ -227,10 +227,10 @@ public final class KeelClient implements AutoCloseable {
             h.put("Keel-Client-Id", Long.toString(session.clientId));
             h.put("Keel-Sequence", Long.toString(sequence));
             URI endpoint = endpoint();
-            HttpResponse<byte[]> r;
+            Response r;
             try {
                 r = send(endpoint, method, path, value, h, deadline);
-            } catch (ConnectException | HttpConnectTimeoutException e) {
+            } catch (ConnectException e) {
                 lastProblem = endpoint + " unreachable: " + e;
                 moveOn(endpoint);
                 continue;
@@ -303,7 +303,7 @@ public final class KeelClient implements AutoCloseable {
         return new Session(id);
     }
 
-    private WriteResult writeResult(HttpResponse<byte[]> r) {
+    private WriteResult writeResult(Response r) {
         JsonNode n = parse(r.body());
         return new WriteResult(n.path("revision").asLong(), n.path("createRevision").asLong(), n.path("version").asLong());
     }
@@ -320,7 +320,7 @@ public final class KeelClient implements AutoCloseable {
     }
 
     public GetResult get(byte[] key, Consistency consistency) {
-        HttpResponse<byte[]> r = read("/v1/kv/" + encode(key, true) + "?consistency=" + name(consistency));
+        Response r = read("/v1/kv/" + encode(key, true) + "?consistency=" + name(consistency));
         if (r.statusCode() == 404) throw new KeelClientException.NotFound(errorBody(r).message);
         if (r.statusCode() != 200) throw unexpected(r);
         long modRevision = Long.parseLong(r.headers().firstValue("ETag").orElse("\"0\"").replace("\"", ""));
@@ -335,7 +335,7 @@ public final class KeelClient implements AutoCloseable {
     }
 
     public ScanResult scan(byte[] prefix, int limit, Consistency consistency) {
-        HttpResponse<byte[]> r = read("/v1/kv?prefix=" + encode(prefix, false) + "&limit=" + limit + "&encoding=base64&consistency="
+        Response r = read("/v1/kv?prefix=" + encode(prefix, false) + "&limit=" + limit + "&encoding=base64&consistency="
                 + name(consistency));
         if (r.statusCode() != 200) throw unexpected(r);
         JsonNode n = parse(r.body());
@@ -350,7 +350,7 @@ public final class KeelClient implements AutoCloseable {
 
     /** The status of the node the client currently prefers (the leader, once known). */
     public NodeStatus status() {
-        HttpResponse<byte[]> r = read("/v1/status");
+        Response r = read("/v1/status");
         if (r.statusCode() != 200) throw unexpected(r);
         JsonNode n = parse(r.body());
         return new NodeStatus(n.path("id").asInt(), n.path("role").asText(), n.path("term").asLong(), n.path("leader").asInt(),
@@ -362,7 +362,7 @@ public final class KeelClient implements AutoCloseable {
 
     /** The cluster's configuration as the answering node (the leader, once known) sees it. */
     public Members members() {
-        HttpResponse<byte[]> r = read("/v1/members");
+        Response r = read("/v1/members");
         if (r.statusCode() != 200) throw unexpected(r);
         return parseMembers(r.body());
     }
@@ -424,7 +424,7 @@ public final class KeelClient implements AutoCloseable {
      * NOT_CAUGHT_UP, 409 MEMBERSHIP_CHANGE_PENDING), until the operation deadline. Each attempt
      * may use the rest of the budget.
      */
-    private HttpResponse<byte[]> admin(String method, String path, byte[] body) {
+    private Response admin(String method, String path, byte[] body) {
         long deadline = System.nanoTime() + operationTimeout.toNanos();
         String lastProblem = "no attempt made";
         ErrorBody lastConflict = null;
@@ -436,10 +436,10 @@ public final class KeelClient implements AutoCloseable {
                         + ": " + lastProblem);
             }
             URI endpoint = endpoint();
-            HttpResponse<byte[]> r;
+            Response r;
             try {
                 r = send(endpoint, method, path, body, headers, deadline, deadline - System.nanoTime());
-            } catch (ConnectException | HttpConnectTimeoutException e) {
+            } catch (ConnectException e) {
                 lastProblem = endpoint + " unreachable: " + e;
                 moveOn(endpoint);
                 continue;
@@ -471,7 +471,7 @@ public final class KeelClient implements AutoCloseable {
     }
 
     /** GET with retries on unreachable nodes, 503 and 504 (reads change nothing, so retrying is always safe). */
-    private HttpResponse<byte[]> read(String path) {
+    private Response read(String path) {
         long deadline = System.nanoTime() + operationTimeout.toNanos();
         String lastProblem = "no attempt made";
         for (int attempt = 0; ; attempt++) {
@@ -480,7 +480,7 @@ public final class KeelClient implements AutoCloseable {
             }
             URI endpoint = endpoint();
             try {
-                HttpResponse<byte[]> r = send(endpoint, "GET", path, null, Map.of(), deadline);
+                Response r = send(endpoint, "GET", path, null, Map.of(), deadline);
                 learnLeader(r);
                 if (r.statusCode() != 503 && r.statusCode() != 504) return r;
                 lastProblem = endpoint + ": HTTP " + r.statusCode() + " " + errorBody(r).message;
@@ -494,24 +494,15 @@ public final class KeelClient implements AutoCloseable {
 
     // ---------------------------------------------------------------- plumbing
 
-    private HttpResponse<byte[]> send(URI endpoint, String method, String path, byte[] body, Map<String, String> headers,
-                                      long deadlineNanos) throws IOException {
+    private Response send(URI endpoint, String method, String path, byte[] body, Map<String, String> headers,
+                          long deadlineNanos) throws IOException {
         return send(endpoint, method, path, body, headers, deadlineNanos, requestTimeout.toNanos());
     }
 
-    private HttpResponse<byte[]> send(URI endpoint, String method, String path, byte[] body, Map<String, String> headers,
-                                      long deadlineNanos, long attemptNanos) throws IOException {
+    private Response send(URI endpoint, String method, String path, byte[] body, Map<String, String> headers,
+                          long deadlineNanos, long attemptNanos) throws IOException {
         long remainingNanos = Math.max(1_000_000, deadlineNanos - System.nanoTime());
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(endpoint + path))
-                .timeout(Duration.ofNanos(Math.max(1_000_000, Math.min(attemptNanos, remainingNanos))))
-                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
-        headers.forEach(b::header);
-        try {
-            return http.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted", e);
-        }
+        return http.send(endpoint, method, path, body, headers, Math.max(1_000_000, Math.min(attemptNanos, remainingNanos)));
     }
 
     private URI endpoint() {
@@ -523,12 +514,22 @@ public final class KeelClient implements AutoCloseable {
         if (i >= 0) preferred.compareAndSet(i, (i + 1) % endpoints.size());
     }
 
-    private void learnLeader(HttpResponse<byte[]> r) {
-        r.headers().firstValue("Keel-Leader").ifPresent(leader -> {
-            int i = endpoints.indexOf(URI.create(leader.replaceAll("/+$", "")));
-            if (i >= 0) preferred.set(i);
-        });
+    private void learnLeader(Response r) {
+        String leader = r.headers().firstValue("Keel-Leader").orElse(null);
+        if (leader == null) return;
+        LeaderHint last = lastLeaderHint;
+        if (!leader.equals(last.header())) {
+            // Every response names the leader: parse it only when it changes.
+            last = new LeaderHint(leader, endpoints.indexOf(URI.create(leader.replaceAll("/+$", ""))));
+            lastLeaderHint = last;
+        }
+        if (last.endpoint() >= 0 && preferred.get() != last.endpoint()) preferred.set(last.endpoint());
     }
+
+    /** A Keel-Leader header and the index of its endpoint (-1: not one of ours). */
+    private record LeaderHint(String header, int endpoint) {}
+
+    private volatile LeaderHint lastLeaderHint = new LeaderHint(null, -1);
 
     /**
      * Sleeps before retry {@code attempt}; false if the deadline leaves no time for a useful attempt.
@@ -552,7 +553,7 @@ public final class KeelClient implements AutoCloseable {
 
     private record ErrorBody(String code, String message, long revision) {}
 
-    private ErrorBody errorBody(HttpResponse<byte[]> r) {
+    private ErrorBody errorBody(Response r) {
         try {
             JsonNode n = json.readTree(r.body());
             return new ErrorBody(n.path("code").asText("HTTP_" + r.statusCode()), n.path("error").asText("HTTP " + r.statusCode()),
@@ -562,7 +563,7 @@ public final class KeelClient implements AutoCloseable {
         }
     }
 
-    private KeelClientException unexpected(HttpResponse<byte[]> r) {
+    private KeelClientException unexpected(Response r) {
         ErrorBody e = errorBody(r);
         return new KeelClientException.BadRequest(r.statusCode(), e.code, e.message);
     }
