@@ -27,6 +27,12 @@ import java.util.stream.Stream;
  * dependencies never mix and each gets the same heap and JIT conditions. Each configuration runs
  * {@code --rounds} times with the systems in rotating order (A B C, B C A, ...), so that machine
  * noise falls on all of them alike; the tables give medians and the spread of throughput.
+ *
+ * <p>Then, unless {@code --no-recovery}, Keel alone runs its snapshot-and-restart curve once
+ * ({@code dev.keel.bench.compare.RecoveryCurve}: snapshot and restart time versus state size, restart
+ * time versus log length, one durable node); the peers' adapters have no comparable state machine or
+ * restart, so this curve is Keel's only. Its data goes under {@code -Dkeel.bench.dir} when set, else
+ * under the output directory, and is deleted point by point.
  */
 public final class Compare {
 
@@ -65,14 +71,17 @@ public final class Compare {
     private final List<String> only;
     private final boolean kv;
     private final boolean scale;
+    private final boolean recovery;
     private final List<Row> rows = new ArrayList<>();
+    private final List<RecoveryResult> recoveryResults = new ArrayList<>();
+    private String recoveryDescription = "";
     private final Map<String, String> descriptions = new TreeMap<>();
     private final List<String> problems = new ArrayList<>();
     private final PrintWriter log;
     private int forks;
 
     private Compare(Path root, Path out, boolean quick, int rounds, double warmup, double seconds, List<String> only, boolean kv,
-                    boolean scale) throws IOException {
+                    boolean scale, boolean recovery) throws IOException {
         this.root = root;
         this.out = out;
         this.quick = quick;
@@ -82,6 +91,7 @@ public final class Compare {
         this.only = only;
         this.kv = kv;
         this.scale = scale;
+        this.recovery = recovery;
         Files.createDirectories(out.resolve("logs"));
         this.log = new PrintWriter(System.out, true);
     }
@@ -97,6 +107,7 @@ public final class Compare {
         List<String> only = List.of();
         boolean kv = true;
         boolean scale = true;
+        boolean recovery = true;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--root" -> root = Path.of(args[++i]);
@@ -108,13 +119,17 @@ public final class Compare {
                 case "--systems" -> only = List.of(args[++i].split(","));
                 case "--no-kv" -> kv = false;
                 case "--no-scale" -> scale = false;
+                case "--no-recovery" -> recovery = false;
                 case "-h", "--help" -> {
                     System.out.println("""
                             bin/keel bench [--quick] [--rounds N] [--seconds S] [--warmup S] [--systems keel,ratis,...]
-                                           [--no-kv] [--no-scale] [--out DIR]
-                              --quick   one round, 1 KiB commands, 1 and 256 outstanding, 16 KV clients, no scale curves (about 5 minutes)
+                                           [--no-kv] [--no-scale] [--no-recovery] [--out DIR]
+                              --quick   one round, 1 KiB commands, 1 and 256 outstanding, 16 KV clients, no scale curves, and
+                                        Keel's snapshot/restart curve at 16 and 64 MiB of state, 10k and 100k log entries (about 5 minutes)
                               default   3 rounds, 64 B and 1 KiB, 1/16/256 outstanding and an open-loop run, KV with 1/16/64 clients,
-                                        scale curves (value size, cluster size, outstanding)""");
+                                        scale curves (value size, cluster size, outstanding), and Keel's snapshot/restart curve at
+                                        64 MiB-2 GiB of state and 100k-4M log entries (one node, -Xmx12g or half the RAM)
+                              --no-recovery  skip Keel's snapshot/restart curve (its data goes under -Dkeel.bench.dir, else DIR/data)""");
                     return;
                 }
                 default -> throw new IllegalArgumentException("unknown option " + args[i] + " (try --help)");
@@ -124,7 +139,8 @@ public final class Compare {
             out = root.resolve("bench-results").resolve(LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         }
         Compare c = new Compare(root.toAbsolutePath().normalize(), out.toAbsolutePath(), quick, rounds != null ? rounds : quick ? 1 : 3,
-                warmup != null ? warmup : quick ? 1.5 : 3, seconds != null ? seconds : quick ? 3 : 10, only, kv, scale && !quick);
+                warmup != null ? warmup : quick ? 1.5 : 3, seconds != null ? seconds : quick ? 3 : 10, only, kv, scale && !quick,
+                recovery && (only.isEmpty() || only.contains("keel")));
         c.run();
     }
 
@@ -168,7 +184,9 @@ public final class Compare {
                 fork("scale-outstanding", s, 3, 1024, "closed-1,closed-4,closed-16,closed-64,closed-256,closed-1024", false);
             }
         }
-        Report.write(out, floor, rows, descriptions, problems, quick, rounds, warmup, seconds, System.nanoTime() - t0);
+        if (recovery) recoveryCurve();
+        Report.write(out, floor, rows, descriptions, recoveryResults, recoveryDescription, problems, quick, rounds, warmup, seconds,
+                System.nanoTime() - t0);
         log.println("keel bench: wrote " + out.resolve("results.md"));
     }
 
@@ -240,6 +258,81 @@ public final class Compare {
             for (Result r : got) rows.add(new Row(table, s.name(), bytes, r.mode(), nodes, r));
         }
         deleteTree(data);
+    }
+
+    /**
+     * Runs Keel's snapshot-and-restart curve in one fresh JVM with a heap for gigabytes of state
+     * (12 GiB, or half the RAM on a smaller machine, where the curve skips the sizes that do not fit);
+     * collects its RECOVERY lines and its PROBLEM lines.
+     */
+    private void recoveryCurve() throws Exception {
+        SystemSpec keel = LIBRARIES.getFirst();
+        Path jar = root.resolve(keel.jar());
+        if (!Files.isRegularFile(jar)) {
+            problems.add("recovery curve: no jar at " + jar + " (build with ./mvnw -DskipTests package)");
+            return;
+        }
+        String benchDir = System.getProperty("keel.bench.dir");
+        Path data = benchDir != null ? Path.of(benchDir) : out.resolve("data");
+        long heapMiB = quick ? 2048 : Math.min(12 * 1024, totalMemoryMiB() / 2);
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx" + heapMiB + "m", "-cp", jar.toString(), "dev.keel.bench.compare.RecoveryCurve", "--dir", data.toString()));
+        if (quick) cmd.add("--quick");
+        Path logFile = out.resolve("logs").resolve(String.format(Locale.ROOT, "%03d-recovery-keel.log", forks++));
+        log.println("  run recovery keel (snapshot and restart time vs state size and log length, one node)");
+        Process p = new ProcessBuilder(cmd).directory(root.toFile()).redirectErrorStream(true).start();
+        Thread reader = Thread.ofPlatform().daemon().start(() -> {
+            try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+                 PrintWriter w = new PrintWriter(Files.newBufferedWriter(logFile))) {
+                String line;
+                while ((line = r.readLine()) != null) {
+                    w.println(line);
+                    if (line.startsWith("RECOVERY ")) {
+                        RecoveryResult res = RecoveryResult.parse(line);
+                        synchronized (recoveryResults) {
+                            recoveryResults.add(res);
+                        }
+                        if (res.kind().equals("state")) {
+                            log.printf(Locale.ROOT, "    state %6d MiB      snapshot %7.0f ms  restart %7.0f ms%n", res.x(), res.snapshotMillis(),
+                                    res.restartMillis());
+                        } else {
+                            log.printf(Locale.ROOT, "    log   %10d entries  restart %7.0f ms  replay %9.0f entries/s%n", res.x(),
+                                    res.restartMillis(), res.entriesPerSecond());
+                        }
+                    } else if (line.startsWith("DESCRIBE ")) {
+                        recoveryDescription = line.substring(9);
+                    } else if (line.startsWith("PROBLEM ")) {
+                        synchronized (problems) {
+                            problems.add(line.substring(8) + " (see " + logFile + ")");
+                        }
+                    }
+                }
+            } catch (IOException e) {
+                // the process ended
+            }
+        });
+        long budgetSeconds = quick ? 300 : 3600;
+        if (!p.waitFor(budgetSeconds, TimeUnit.SECONDS)) {
+            p.destroyForcibly().waitFor();
+            problems.add("recovery curve: killed after " + budgetSeconds + " s (see " + logFile + ")");
+            // It could not clean up after itself: its data can be gigabytes.
+            try (Stream<Path> left = Files.list(data)) {
+                for (Path d : left.filter(d -> d.getFileName().toString().startsWith("keel-recovery-")).toList()) deleteTree(d);
+            }
+        }
+        reader.join(5_000);
+        if (p.exitValue() != 0) problems.add("recovery curve: exit " + p.exitValue() + " (see " + logFile + ")");
+    }
+
+    private static long totalMemoryMiB() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
+                if (line.startsWith("MemTotal:")) return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024;
+            }
+        } catch (IOException | NumberFormatException e) {
+            // not Linux: assume the machine the full run is sized for
+        }
+        return 24 * 1024;
     }
 
     static void deleteTree(Path dir) throws IOException {

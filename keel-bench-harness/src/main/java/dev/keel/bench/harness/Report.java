@@ -4,6 +4,7 @@ import java.awt.Color;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.text.DecimalFormat;
 import java.time.LocalDateTime;
 import java.util.ArrayList;
 import java.util.List;
@@ -13,9 +14,11 @@ import org.jfree.chart.ChartFactory;
 import org.jfree.chart.ChartUtils;
 import org.jfree.chart.JFreeChart;
 import org.jfree.chart.axis.LogAxis;
+import org.jfree.chart.axis.NumberTickUnit;
 import org.jfree.chart.plot.CategoryPlot;
 import org.jfree.chart.plot.PlotOrientation;
 import org.jfree.chart.plot.XYPlot;
+import org.jfree.chart.renderer.xy.XYLineAndShapeRenderer;
 import org.jfree.data.category.DefaultCategoryDataset;
 import org.jfree.data.xy.XYSeries;
 import org.jfree.data.xy.XYSeriesCollection;
@@ -54,8 +57,9 @@ final class Report {
         return null;
     }
 
-    static void write(Path out, Floor floor, List<Compare.Row> rows, Map<String, String> descriptions, List<String> problems,
-                      boolean quick, int rounds, double warmup, double seconds, long elapsedNanos) throws IOException {
+    static void write(Path out, Floor floor, List<Compare.Row> rows, Map<String, String> descriptions, List<RecoveryResult> recovery,
+                      String recoveryDescription, List<String> problems, boolean quick, int rounds, double warmup, double seconds,
+                      long elapsedNanos) throws IOException {
         StringBuilder md = new StringBuilder();
         md.append("# Keel side by side: ").append(quick ? "quick smoke run" : "full run").append("\n\n");
         md.append(String.format(Locale.ROOT, "%s; %d round(s) per configuration, systems in rotating order; %.1f s warm-up and "
@@ -82,6 +86,7 @@ final class Report {
         table(md, "KV servers (3 processes each, 256-byte values, 1,000 keys; memory is the peak resident size per node)", kv, "keel-kv");
         goals(md, durable, kv, floor);
         scale(md, out, rows);
+        recovery(md, out, recovery, recoveryDescription);
         if (!problems.isEmpty()) {
             md.append("## Problems in this run\n\n");
             for (String p : problems) md.append("- ").append(p).append("\n");
@@ -91,10 +96,11 @@ final class Report {
         chart(out.resolve("memory.png"), "In memory: committed ops/s (median)", memory);
         chart(out.resolve("kv.png"), "KV servers: ops/s (median)", kv);
         md.append("## Charts\n\n![durable](durable.png)\n\n![memory](memory.png)\n\n![kv](kv.png)\n");
-        for (String s : List.of("scale-size", "scale-nodes", "scale-outstanding")) {
+        for (String s : List.of("scale-size", "scale-nodes", "scale-outstanding", "recovery-state", "recovery-log")) {
             if (Files.exists(out.resolve(s + ".png"))) md.append("\n![").append(s).append("](").append(s).append(".png)\n");
         }
-        md.append("\nRaw results: `results.csv`; each process's output: `logs/`.\n");
+        md.append("\nRaw results: `results.csv`").append(recovery.isEmpty() ? "" : " and `recovery.csv`")
+                .append("; each process's output: `logs/`.\n");
         Files.writeString(out.resolve("results.md"), md.toString());
         StringBuilder csv = new StringBuilder("table,system,nodes,bytes,mode,ops,seconds,ops_per_s,p50_us,p99_us,p999_us,cpu_s,peak_heap_bytes,errors\n");
         for (Compare.Row r : rows) {
@@ -104,6 +110,7 @@ final class Report {
                     x.cpuSeconds(), x.peakHeapBytes(), x.errors()));
         }
         Files.writeString(out.resolve("results.csv"), csv.toString());
+        if (!recovery.isEmpty()) Files.writeString(out.resolve("recovery.csv"), recoveryCsv(recovery));
     }
 
     private static String machine() {
@@ -229,6 +236,88 @@ final class Report {
             c.setBackgroundPaint(Color.WHITE);
             ChartUtils.saveChartAsPNG(out.resolve(table + ".png").toFile(), c, 900, 450);
         }
+    }
+
+    /**
+     * The snapshot-and-restart section: a table and a chart per curve (state size, log length), or
+     * nothing when the curve did not run.
+     */
+    static void recovery(StringBuilder md, Path out, List<RecoveryResult> results, String description) throws IOException {
+        if (results.isEmpty()) return;
+        List<RecoveryResult> state = results.stream().filter(r -> r.kind().equals("state")).toList();
+        List<RecoveryResult> logs = results.stream().filter(r -> r.kind().equals("log")).toList();
+        md.append("## Scale: snapshot and restart time (Keel, one node, durable)\n\n");
+        md.append("Keel only: the peers are out of scope for this curve (their adapters run a counter as state machine, and "
+                + "restarting them is not part of the side-by-side run). ");
+        if (!description.isEmpty()) md.append("How it runs: ").append(description).append(".");
+        md.append("\n\n");
+        md.append("Restart = from `RaftServer.start` until the node is leader and has applied its whole log; it includes "
+                + "`start()` (open and check the log, read and restore the snapshot), the election timeout a lone node waits, "
+                + "and the replay of the log after the snapshot, which comes after the election (the commit index reaches the "
+                + "disk only with a new term). Snapshot = from proposing the command that crosses the snapshot threshold until "
+                + "the snapshot file is forced and the log compacted.\n\n");
+        if (!state.isEmpty()) {
+            md.append("| state MiB | keys | snapshot ms | snapshot file MiB | restart ms | start() ms | leader at ms | heap after load MiB "
+                    + "| load s |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+            for (RecoveryResult r : state) {
+                md.append(String.format(Locale.ROOT, "| %d | %d | %.0f | %.1f | %.0f | %.0f | %.0f | %.0f | %.1f |%n", r.x(), r.entries(),
+                        r.snapshotMillis(), r.snapshotBytes() / 1048576.0, r.restartMillis(), r.openMillis(), r.leaderMillis(),
+                        r.heapBytes() / 1048576.0, r.loadSeconds()));
+            }
+            md.append("\n");
+        }
+        if (!logs.isEmpty()) {
+            md.append("| log entries | log MiB | restart ms | start() ms | leader at ms | entries/s replayed |\n"
+                    + "| ---: | ---: | ---: | ---: | ---: | ---: |\n");
+            for (RecoveryResult r : logs) {
+                md.append(String.format(Locale.ROOT, "| %d | %.0f | %.0f | %.0f | %.0f | %.0f |%n", r.x(), r.dataBytes() / 1048576.0,
+                        r.restartMillis(), r.openMillis(), r.leaderMillis(), r.entriesPerSecond()));
+            }
+            md.append("\n");
+        }
+        if (!state.isEmpty()) {
+            XYSeries snapshot = new XYSeries("snapshot");
+            XYSeries restart = new XYSeries("restart");
+            for (RecoveryResult r : state) {
+                snapshot.add(r.x(), r.snapshotMillis());
+                restart.add(r.x(), r.restartMillis());
+            }
+            lineChart(out.resolve("recovery-state.png"), "Keel: snapshot and restart time vs state size (one node)", "state MiB", 2,
+                    snapshot, restart);
+        }
+        if (!logs.isEmpty()) {
+            XYSeries restart = new XYSeries("restart");
+            for (RecoveryResult r : logs) restart.add(r.x(), r.restartMillis());
+            lineChart(out.resolve("recovery-log.png"), "Keel: restart time vs log length (one node, no snapshot)", "log entries", 10,
+                    restart);
+        }
+    }
+
+    /** An XY line chart with a logarithmic x axis, in the scale charts' style. */
+    private static void lineChart(Path file, String title, String x, int logBase, XYSeries... series) throws IOException {
+        XYSeriesCollection data = new XYSeriesCollection();
+        for (XYSeries s : series) data.addSeries(s);
+        JFreeChart c = ChartFactory.createXYLineChart(title, x, "ms", data, PlotOrientation.VERTICAL, true, false, false);
+        LogAxis axis = new LogAxis(x);
+        axis.setBase(logBase);
+        // Ticks at whole powers, labelled as plain numbers (64, 1,000,000): the points sit on them.
+        axis.setTickUnit(new NumberTickUnit(1));
+        axis.setNumberFormatOverride(new DecimalFormat("#,##0"));
+        c.getXYPlot().setDomainAxis(axis);
+        ((XYLineAndShapeRenderer) c.getXYPlot().getRenderer()).setDefaultShapesVisible(true);
+        c.setBackgroundPaint(Color.WHITE);
+        ChartUtils.saveChartAsPNG(file.toFile(), c, 900, 450);
+    }
+
+    static String recoveryCsv(List<RecoveryResult> results) {
+        StringBuilder csv = new StringBuilder("kind,x,entries,value_bytes,load_s,heap_bytes,snapshot_ms,snapshot_bytes,data_bytes,"
+                + "start_ms,leader_ms,restart_ms,restarts\n");
+        for (RecoveryResult r : results) {
+            csv.append(String.format(Locale.ROOT, "%s,%d,%d,%d,%.3f,%d,%.1f,%d,%d,%.1f,%.1f,%.1f,%d%n", r.kind(), r.x(), r.entries(),
+                    r.valueBytes(), r.loadSeconds(), r.heapBytes(), r.snapshotMillis(), r.snapshotBytes(), r.dataBytes(), r.openMillis(),
+                    r.leaderMillis(), r.restartMillis(), r.restarts()));
+        }
+        return csv.toString();
     }
 
     private static void chart(Path file, String title, List<Agg> aggs) throws IOException {
