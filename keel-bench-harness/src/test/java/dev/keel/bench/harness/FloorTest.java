@@ -1,0 +1,27 @@
+package dev.keel.bench.harness;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class FloorTest {
+
+    @Test
+    void measuresEveryFigureAndLeavesNoFilesBehind(@TempDir Path dir) throws Exception {
+        Floor f = Floor.measure(dir.resolve("floor"));
+        assertThat(f.fsyncMicrosP50()).isPositive();
+        assertThat(f.fsyncMicrosP99()).isGreaterThanOrEqualTo(f.fsyncMicrosP50());
+        assertThat(f.syncedMiBPerSecond()).isPositive();
+        assertThat(f.rttMicrosP50()).isPositive();
+        assertThat(f.colocatedSyncMicrosP50()).isPositive();
+        assertThat(f.floorMicros()).isEqualTo(f.fsyncMicrosP50() + f.rttMicrosP50());
+        assertThat(f.colocatedFloorMicros()).isEqualTo(f.colocatedSyncMicrosP50() + f.rttMicrosP50());
+        try (Stream<Path> left = Files.list(dir.resolve("floor"))) {
+            assertThat(left).as("scratch files removed").isEmpty();
+        }
+    }
+}
