@@ -14,7 +14,9 @@ import dev.keel.core.Role;
 import dev.keel.core.SnapshotChunk;
 import dev.keel.core.SnapshotMeta;
 import dev.keel.core.Status;
+import dev.keel.transport.LocalNetwork;
 import dev.keel.transport.PeerTransport;
+import dev.keel.transport.Transport;
 import dev.keel.transport.TransportConfig;
 import java.io.IOException;
 import java.io.InputStream;
@@ -34,13 +36,14 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 import java.util.function.IntConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One running Keel node: drives a {@link RaftNode} with durable storage, TCP transport, timers and
- * the user's {@link StateMachine}.
+ * One running Keel node: drives a {@link RaftNode} with durable storage, a transport (TCP, or a
+ * {@link LocalNetwork} in-process), timers and the user's {@link StateMachine}.
  *
  * <p>Threads: one event-loop thread owns the core and the log: it turns timers into ticks, steps
  * messages and requests, and carries out each {@link Ready} (persist with one sync per Ready, so
@@ -58,7 +61,7 @@ public final class RaftServer implements AutoCloseable {
     private final ServerConfig config;
     private final StateMachine stateMachine;
     private final LogStore store;
-    private final PeerTransport transport;
+    private final Transport transport;
     private final RaftNode node;
 
     private final LinkedBlockingQueue<Object> inbox;
@@ -127,7 +130,7 @@ public final class RaftServer implements AutoCloseable {
         }
     }
 
-    private RaftServer(ServerConfig config, StateMachine stateMachine, LogStore store) throws IOException {
+    private RaftServer(ServerConfig config, StateMachine stateMachine, LogStore store, LocalNetwork network) throws IOException {
         this.config = config;
         this.stateMachine = stateMachine;
         this.store = store;
@@ -159,12 +162,13 @@ public final class RaftServer implements AutoCloseable {
                 snap.index());
         publishStatus();
 
-        TransportConfig tc = TransportConfig.builder(config.nodeId(), config.clusterId(), config.address())
-                .peers(peersOf(config)).build();
-        this.transport = new PeerTransport(tc, m -> {
+        Consumer<Message> inbound = m -> {
             // Raft tolerates loss: when the loop is this far behind, dropping is better than blocking IO.
             if (!inbox.offer(m)) log.debug("node={} inbox full, dropped {}", config.nodeId(), m.getClass().getSimpleName());
-        });
+        };
+        this.transport = network != null ? network.join(config.nodeId(), peersOf(config), inbound)
+                : new PeerTransport(TransportConfig.builder(config.nodeId(), config.clusterId(), config.address())
+                        .peers(peersOf(config)).build(), inbound);
         // Members added after bootstrap (from the restored snapshot's address book).
         addressBook.forEach((peer, member) -> {
             if (peer != config.nodeId() && !config.members().containsKey(peer)) transport.addPeer(peer, member.peer());
@@ -191,10 +195,19 @@ public final class RaftServer implements AutoCloseable {
      * snapshot, and starts the node.
      */
     public static RaftServer start(ServerConfig config, StateMachine stateMachine) throws IOException {
+        return start(config, stateMachine, null);
+    }
+
+    /**
+     * As {@link #start(ServerConfig, StateMachine)}, with the peers reached through {@code network}
+     * (in-process, no sockets; the members' addresses are then only names) instead of TCP; null for TCP.
+     * Every member of the cluster must run in this JVM on the same network.
+     */
+    public static RaftServer start(ServerConfig config, StateMachine stateMachine, LocalNetwork network) throws IOException {
         LogStore store = DurableLogStore.open(config);
         RaftServer s;
         try {
-            s = new RaftServer(config, stateMachine, store);
+            s = new RaftServer(config, stateMachine, store, network);
         } catch (IOException | RuntimeException e) {
             store.close();
             throw e;
@@ -272,8 +285,8 @@ public final class RaftServer implements AutoCloseable {
         return config;
     }
 
-    /** Transport counters, for metrics. */
-    public PeerTransport transport() {
+    /** The transport to the peers (TCP, or a LocalNetwork's links), for its counters. */
+    public Transport transport() {
         return transport;
     }
 

@@ -86,7 +86,7 @@ import org.slf4j.LoggerFactory;
  * <h2>Lifecycle</h2>
  * {@link #start()} once, then {@link #send} from any thread, then {@link #close()} (idempotent).
  */
-public final class PeerTransport implements AutoCloseable {
+public final class PeerTransport implements Transport {
     private static final Logger log = LoggerFactory.getLogger(PeerTransport.class);
 
     private enum Lifecycle { NEW, STARTED, CLOSED }
@@ -142,6 +142,7 @@ public final class PeerTransport implements AutoCloseable {
      * @throws UncheckedIOException if the address cannot be bound (the transport is then closed)
      * @throws IllegalStateException if called twice or after close
      */
+    @Override
     public synchronized InetSocketAddress start() {
         if (lifecycle != Lifecycle.NEW) throw new IllegalStateException("start() on a transport that is " + lifecycle);
         group = new MultiThreadIoEventLoopGroup(config.ioThreads(),
@@ -206,6 +207,7 @@ public final class PeerTransport implements AutoCloseable {
      * @throws IllegalStateException if called before {@link #start()}
      * @throws IllegalArgumentException if {@code m.from()} is not this node (the receiver would drop it)
      */
+    @Override
     public boolean send(Message m) {
         if (m.from() != config.nodeId()) {
             throw new IllegalArgumentException("node " + config.nodeId() + " cannot send a message from node " + m.from()
@@ -238,6 +240,7 @@ public final class PeerTransport implements AutoCloseable {
      *
      * @throws IllegalArgumentException if {@code id} is this node's own id or not positive
      */
+    @Override
     public void addPeer(int id, InetSocketAddress address) {
         Objects.requireNonNull(address, "address");
         if (id == config.nodeId()) {
@@ -272,6 +275,7 @@ public final class PeerTransport implements AutoCloseable {
      * <p>Any thread, before or after {@link #start()}; never blocks. Removing an id that is not a
      * peer (including this node's own) does nothing.
      */
+    @Override
     public void removePeer(int id) {
         PeerLink removed;
         List<Channel> inboundFromIt;
@@ -309,6 +313,7 @@ public final class PeerTransport implements AutoCloseable {
     }
 
     /** The current counters (any thread, cheap: no locks beyond each queue's size). */
+    @Override
     public TransportStats stats() {
         Map<Integer, TransportStats.Peer> peers = new TreeMap<>();
         for (PeerLink link : links.values()) peers.put(link.peerId, link.stats());

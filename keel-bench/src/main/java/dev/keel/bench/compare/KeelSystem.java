@@ -5,6 +5,7 @@ import dev.keel.bench.harness.Setup;
 import dev.keel.server.RaftServer;
 import dev.keel.server.ServerConfig;
 import dev.keel.server.StateMachine;
+import dev.keel.transport.LocalNetwork;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
@@ -22,7 +23,8 @@ import java.util.concurrent.CompletableFuture;
  * Keel in the side-by-side benchmark: {@link RaftServer}s in this JVM over Keel's Netty transport on
  * loopback, each with its durable log ({@code fdatasync} once per batch: group commit). In the
  * in-memory table the log has sync off and lives on tmpfs ({@code /dev/shm}) when there is one, so
- * nothing waits for a disk.
+ * nothing waits for a disk, and the nodes talk through a {@link LocalNetwork} (message objects
+ * handed over in the JVM), as the in-memory peer's adapter does.
  */
 public final class KeelSystem implements RaftSystem {
 
@@ -64,7 +66,9 @@ public final class KeelSystem implements RaftSystem {
     public String describe() {
         return (setup.durable() ? "durable segmented log, fdatasync once per batch (group commit)"
                 : "log with sync off on " + (Files.isDirectory(Path.of("/dev/shm")) ? "tmpfs" : "disk"))
-                + "; Netty TCP on loopback; election timeout " + setup.electionTimeoutMinMillis() + "-"
+                + (setup.durable() ? "; Netty TCP on loopback" : "; in-JVM LocalNetwork handing message objects over (as MicroRaft's "
+                        + "adapter does; the durable table uses TCP)")
+                + "; election timeout " + setup.electionTimeoutMinMillis() + "-"
                 + 2 * setup.electionTimeoutMinMillis() + " ms (10 ms ticks); pre-vote and check-quorum on; snapshots off; "
                 + "other settings at Keel's defaults";
     }
@@ -78,6 +82,7 @@ public final class KeelSystem implements RaftSystem {
             tmpfsDir = Files.createTempDirectory(Path.of("/dev/shm"), "keel-bench-");
         }
         Path base = tmpfsDir != null ? tmpfsDir : s.dir();
+        LocalNetwork network = s.durable() ? null : new LocalNetwork();
         for (int id = 1; id <= s.nodes(); id++) {
             ServerConfig config = ServerConfig.builder(id, "bench", members, base.resolve("n" + id))
                     .electionTimeoutTicks(Math.max(10, s.electionTimeoutMinMillis() / 10))
@@ -86,7 +91,9 @@ public final class KeelSystem implements RaftSystem {
                     .build();
             Counter c = new Counter();
             counters.add(c);
-            servers.add(RaftServer.start(config, c));
+            // In memory, the nodes talk through an in-JVM network, as the in-memory peer does: the table
+            // then compares the protocol and runtime, not TCP against object hand-over.
+            servers.add(RaftServer.start(config, c, network));
         }
         long deadline = System.nanoTime() + 60_000_000_000L;
         while (System.nanoTime() < deadline) {
