@@ -17,6 +17,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.stream.Stream;
 
 /**
@@ -226,27 +227,18 @@ public final class Compare {
         int loadCount = loads.split(",").length;
         long budgetSeconds = (long) (loadCount * (warmup + seconds + 30) + 180);
         List<Result> got = new ArrayList<>();
-        Thread reader = Thread.ofPlatform().daemon().start(() -> {
-            try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-                 PrintWriter w = new PrintWriter(Files.newBufferedWriter(logFile))) {
-                String line;
-                while ((line = r.readLine()) != null) {
-                    w.println(line);
-                    if (line.startsWith("RESULT ")) {
-                        Result res = Result.parse(line);
-                        synchronized (got) {
-                            got.add(res);
-                        }
-                        log.printf(Locale.ROOT, "    %-10s %-14s %10.0f ops/s  p50 %8.2f ms  p99 %8.2f ms  cpu %.3f s/1k%n", res.system(), res.mode(),
-                                res.opsPerSecond(), res.p50Micros() / 1000, res.p99Micros() / 1000, res.cpuPerThousand());
-                    } else if (line.startsWith("DESCRIBE ")) {
-                        synchronized (descriptions) {
-                            descriptions.put(s.name() + (memory ? " (memory)" : ""), line.substring(9));
-                        }
-                    }
+        Thread reader = copyOutput(p, logFile, line -> {
+            if (line.startsWith("RESULT ")) {
+                Result res = Result.parse(line);
+                synchronized (got) {
+                    got.add(res);
                 }
-            } catch (IOException e) {
-                // the process ended
+                log.printf(Locale.ROOT, "    %-10s %-14s %10.0f ops/s  p50 %8.2f ms  p99 %8.2f ms  cpu %.3f s/1k%n", res.system(), res.mode(),
+                        res.opsPerSecond(), res.p50Micros() / 1000, res.p99Micros() / 1000, res.cpuPerThousand());
+            } else if (line.startsWith("DESCRIBE ")) {
+                synchronized (descriptions) {
+                    descriptions.put(s.name() + (memory ? " (memory)" : ""), line.substring(9));
+                }
             }
         });
         if (!p.waitFor(budgetSeconds, TimeUnit.SECONDS)) {
@@ -282,34 +274,25 @@ public final class Compare {
         Path logFile = out.resolve("logs").resolve(String.format(Locale.ROOT, "%03d-recovery-keel.log", forks++));
         log.println("  run recovery keel (snapshot and restart time vs state size and log length, one node)");
         Process p = new ProcessBuilder(cmd).directory(root.toFile()).redirectErrorStream(true).start();
-        Thread reader = Thread.ofPlatform().daemon().start(() -> {
-            try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-                 PrintWriter w = new PrintWriter(Files.newBufferedWriter(logFile))) {
-                String line;
-                while ((line = r.readLine()) != null) {
-                    w.println(line);
-                    if (line.startsWith("RECOVERY ")) {
-                        RecoveryResult res = RecoveryResult.parse(line);
-                        synchronized (recoveryResults) {
-                            recoveryResults.add(res);
-                        }
-                        if (res.kind().equals("state")) {
-                            log.printf(Locale.ROOT, "    state %6d MiB      snapshot %7.0f ms  restart %7.0f ms%n", res.x(), res.snapshotMillis(),
-                                    res.restartMillis());
-                        } else {
-                            log.printf(Locale.ROOT, "    log   %10d entries  restart %7.0f ms  replay %9.0f entries/s%n", res.x(),
-                                    res.restartMillis(), res.entriesPerSecond());
-                        }
-                    } else if (line.startsWith("DESCRIBE ")) {
-                        recoveryDescription = line.substring(9);
-                    } else if (line.startsWith("PROBLEM ")) {
-                        synchronized (problems) {
-                            problems.add(line.substring(8) + " (see " + logFile + ")");
-                        }
-                    }
+        Thread reader = copyOutput(p, logFile, line -> {
+            if (line.startsWith("RECOVERY ")) {
+                RecoveryResult res = RecoveryResult.parse(line);
+                synchronized (recoveryResults) {
+                    recoveryResults.add(res);
                 }
-            } catch (IOException e) {
-                // the process ended
+                if (res.kind().equals("state")) {
+                    log.printf(Locale.ROOT, "    state %6d MiB      snapshot %7.0f ms  restart %7.0f ms%n", res.x(), res.snapshotMillis(),
+                            res.restartMillis());
+                } else {
+                    log.printf(Locale.ROOT, "    log   %10d entries  restart %7.0f ms  replay %9.0f entries/s%n", res.x(),
+                            res.restartMillis(), res.entriesPerSecond());
+                }
+            } else if (line.startsWith("DESCRIBE ")) {
+                recoveryDescription = line.substring(9);
+            } else if (line.startsWith("PROBLEM ")) {
+                synchronized (problems) {
+                    problems.add(line.substring(8) + " (see " + logFile + ")");
+                }
             }
         });
         long budgetSeconds = quick ? 300 : 3600;
@@ -323,6 +306,22 @@ public final class Compare {
         }
         reader.join(5_000);
         if (p.exitValue() != 0) problems.add("recovery curve: exit " + p.exitValue() + " (see " + logFile + ")");
+    }
+
+    /** Copies a forked process's output to its log file on a daemon thread, handing each line to {@code onLine}. */
+    private static Thread copyOutput(Process p, Path logFile, Consumer<String> onLine) {
+        return Thread.ofPlatform().daemon().start(() -> {
+            try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+                 PrintWriter w = new PrintWriter(Files.newBufferedWriter(logFile))) {
+                String line;
+                while ((line = r.readLine()) != null) {
+                    w.println(line);
+                    onLine.accept(line);
+                }
+            } catch (IOException e) {
+                // the process ended
+            }
+        });
     }
 
     private static long totalMemoryMiB() {
