@@ -6,6 +6,7 @@ import dev.keel.kv.client.Results;
 import java.io.PrintWriter;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
@@ -31,12 +32,29 @@ final class ClientCommands {
         @Option(names = "--timeout-ms", description = "Give up after this long (default: ${DEFAULT-VALUE}).")
         long timeoutMillis = 10_000;
 
+        @Option(names = "--cacert", description = "For https:// endpoints: trust the CA certificate(s) in this PEM file "
+                + "(such as keel certs' ca.pem) instead of the JDK's default trust store.")
+        Path caCert;
+
+        @Option(names = "--cert", description = "For https:// endpoints: a client certificate (PEM) to present; with --key.")
+        Path cert;
+
+        @Option(names = "--key", description = "The private key of --cert (unencrypted PKCS#8 PEM).")
+        Path key;
+
         KeelClient client() {
             List<URI> uris = Arrays.stream(endpoints.split(",")).map(String::trim).filter(s -> !s.isEmpty())
                     .map(s -> httpUri(s, "--endpoints")).toList();
             if (uris.isEmpty()) throw new IllegalArgumentException("--endpoints names no addresses");
             if (timeoutMillis <= 0) throw new IllegalArgumentException("--timeout-ms must be positive, not " + timeoutMillis);
-            return KeelClient.builder(uris).operationTimeout(Duration.ofMillis(timeoutMillis)).build();
+            if ((cert == null) != (key == null)) {
+                throw new IllegalArgumentException("a client certificate needs both --cert and --key (missing: "
+                        + (cert == null ? "--cert" : "--key") + ")");
+            }
+            KeelClient.Builder b = KeelClient.builder(uris).operationTimeout(Duration.ofMillis(timeoutMillis));
+            if (caCert != null) b.trustedCa(caCert);
+            if (cert != null) b.clientCertificate(cert, key);
+            return b.build(); // IllegalArgumentException naming a bad TLS file
         }
     }
 

@@ -44,9 +44,10 @@ final class ClusterSpec {
         return new InetSocketAddress(s.substring(0, colon), port);
     }
 
-    static Map<Integer, URI> httpUris(Map<Integer, InetSocketAddress> http) {
+    /** Base URIs with {@code scheme} ("http" or "https"). */
+    static Map<Integer, URI> httpUris(Map<Integer, InetSocketAddress> http, String scheme) {
         Map<Integer, URI> out = new TreeMap<>();
-        http.forEach((id, a) -> out.put(id, URI.create("http://" + a.getHostString() + ":" + a.getPort())));
+        http.forEach((id, a) -> out.put(id, URI.create(scheme + "://" + a.getHostString() + ":" + a.getPort())));
         return out;
     }
 }

@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** {@code bin/keel}: the one command line for every Keel tool. */
 @Command(name = "keel", mixinStandardHelpOptions = true, version = "keel 0.1.0-SNAPSHOT",
         description = "Keel: a Raft consensus library and replicated key-value store for the JVM.",
-        subcommands = {DemoCommand.class, ServeCommand.class, ClientCommands.Put.class, ClientCommands.Get.class,
+        subcommands = {DemoCommand.class, ServeCommand.class, CertsCommand.class, ClientCommands.Put.class, ClientCommands.Get.class,
             ClientCommands.Delete.class, ClientCommands.Scan.class, ClientCommands.StatusCmd.class, ClientCommands.Members.class,
             ClientCommands.TransferLeader.class, RecoverCommand.class, SimCommand.class, FaultsCommand.class,
             CommandLine.HelpCommand.class})

@@ -1,11 +1,13 @@
 package dev.keel.cli;
 
+import dev.keel.kv.HttpTls;
 import dev.keel.kv.KvConfig;
 import dev.keel.kv.KvServer;
 import dev.keel.kv.client.KeelClient;
 import dev.keel.kv.client.KeelClientException;
 import dev.keel.kv.client.Results;
 import dev.keel.server.ServerConfig;
+import dev.keel.transport.PeerTls;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -89,6 +91,27 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--timeout-ms", description = "How long a request waits for its commit (default: ${DEFAULT-VALUE}).")
     long timeoutMillis = 5_000;
 
+    @Option(names = "--cert-file", description = "Serve HTTPS (TLS 1.3) with this certificate (PEM), which must name the "
+            + "hosts clients dial; with --key-file. The members' HTTP addresses are then https://.")
+    Path certFile;
+
+    @Option(names = "--key-file", description = "The private key of --cert-file (unencrypted PKCS#8 PEM).")
+    Path keyFile;
+
+    @Option(names = "--trusted-ca-file", description = "With --cert-file: the CA (PEM) that HTTP client certificates must "
+            + "chain to (asked for, not yet required); also trusted when forwarding to an https leader.")
+    Path trustedCaFile;
+
+    @Option(names = "--peer-cert-file", description = "Mutual TLS between peers: this node's certificate (PEM), naming "
+            + "keel://node/<id>; with --peer-key-file and --peer-trusted-ca-file.")
+    Path peerCertFile;
+
+    @Option(names = "--peer-key-file", description = "The private key of --peer-cert-file (unencrypted PKCS#8 PEM).")
+    Path peerKeyFile;
+
+    @Option(names = "--peer-trusted-ca-file", description = "The cluster CA (PEM): peers' certificates must chain to it.")
+    Path peerTrustedCaFile;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -106,7 +129,12 @@ final class ServeCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw usage(e.getMessage());
         }
-        KvServer server = KvServer.start(config);
+        KvServer server;
+        try {
+            server = KvServer.start(config);
+        } catch (IllegalArgumentException e) {
+            throw usage(e.getMessage()); // a bad TLS file: the message names it
+        }
         CountDownLatch done = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             server.close();
@@ -131,6 +159,7 @@ final class ServeCommand implements Callable<Integer> {
                     + "address> --listen <this node's host:port> to join a running one");
         }
         ClusterSpec.hostPort(http, "--http");
+        checkTlsOptions();
         if (join != null) {
             ClientCommands.httpUri(join, "--join");
             if (listen == null) throw new IllegalArgumentException("--join needs --listen <this node's peer host:port>");
@@ -154,6 +183,50 @@ final class ServeCommand implements Callable<Integer> {
         }
     }
 
+    /** Each TLS group is all or nothing, so a forgotten flag cannot silently leave a link in plaintext. */
+    void checkTlsOptions() {
+        if ((certFile == null) != (keyFile == null)) {
+            throw new IllegalArgumentException("HTTPS needs both --cert-file and --key-file (missing: "
+                    + (certFile == null ? "--cert-file" : "--key-file") + ")");
+        }
+        if (trustedCaFile != null && certFile == null) {
+            throw new IllegalArgumentException("--trusted-ca-file is for HTTPS: give --cert-file and --key-file too");
+        }
+        List<String> missing = new ArrayList<>();
+        if (peerCertFile == null) missing.add("--peer-cert-file");
+        if (peerKeyFile == null) missing.add("--peer-key-file");
+        if (peerTrustedCaFile == null) missing.add("--peer-trusted-ca-file");
+        if (!missing.isEmpty() && missing.size() < 3) {
+            throw new IllegalArgumentException("peer mutual TLS needs all of --peer-cert-file, --peer-key-file and "
+                    + "--peer-trusted-ca-file (missing: " + String.join(", ", missing) + ")");
+        }
+        if (advertiseHttp != null && httpScheme().equals("https") != advertiseHttp.trim().startsWith("https://")) {
+            throw new IllegalArgumentException("--advertise-http " + advertiseHttp + " must be " + httpScheme()
+                    + "://, as this node serves " + (certFile != null ? "HTTPS (--cert-file)" : "plain HTTP (no --cert-file)"));
+        }
+    }
+
+    private String httpScheme() {
+        return certFile != null ? "https" : "http";
+    }
+
+    private HttpTls httpTls() {
+        return certFile == null ? null : new HttpTls(certFile, keyFile, trustedCaFile);
+    }
+
+    private PeerTls peerTls() {
+        return peerCertFile == null ? null : new PeerTls(peerCertFile, peerKeyFile, peerTrustedCaFile);
+    }
+
+    /** A client of the cluster (for --join) that trusts the cluster's CA for https addresses. */
+    private KeelClient.Builder client(List<URI> endpoints) {
+        KeelClient.Builder b = KeelClient.builder(endpoints);
+        Path ca = trustedCaFile != null ? trustedCaFile : peerTrustedCaFile;
+        if (ca != null) b.trustedCa(ca);
+        if (certFile != null && trustedCaFile != null) b.clientCertificate(certFile, keyFile);
+        return b;
+    }
+
     /** The HTTP address this node advertises when joining. */
     URI selfHttp() {
         if (advertiseHttp != null) return ClientCommands.httpUri(advertiseHttp, "--advertise-http");
@@ -162,7 +235,7 @@ final class ServeCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--http " + http + " listens on every interface; give --advertise-http "
                     + "http://<address others reach>:" + a.getPort());
         }
-        return ClientCommands.httpUri(a.getHostString() + ":" + a.getPort(), "--http");
+        return ClientCommands.httpUri(httpScheme() + "://" + a.getHostString() + ":" + a.getPort(), "--http");
     }
 
     /**
@@ -192,8 +265,8 @@ final class ServeCommand implements Callable<Integer> {
         httpMembers.put(id, selfHttp());
         ServerConfig sc = ServerConfig.builder(id, clusterId, members, dataDir)
                 .tickMillis(tickMillis).electionTimeoutTicks(electionTicks).heartbeatIntervalTicks(heartbeatTicks)
-                .snapshotEveryEntries(snapshotEvery).proposalTimeoutMillis(timeoutMillis).joining(true).build();
-        return KvConfig.builder(sc, ClusterSpec.hostPort(http, "--http"), httpMembers).build();
+                .snapshotEveryEntries(snapshotEvery).proposalTimeoutMillis(timeoutMillis).joining(true).peerTls(peerTls()).build();
+        return KvConfig.builder(sc, ClusterSpec.hostPort(http, "--http"), httpMembers).httpTls(httpTls()).build();
     }
 
     /**
@@ -205,7 +278,7 @@ final class ServeCommand implements Callable<Integer> {
         URI joinUri = ClientCommands.httpUri(join, "--join");
         long deadline = System.nanoTime() + Duration.ofMillis(joinTimeoutMillis).toNanos();
         Results.Members current;
-        try (KeelClient c = KeelClient.builder(List.of(joinUri)).operationTimeout(Duration.ofMillis(joinTimeoutMillis)).build()) {
+        try (KeelClient c = client(List.of(joinUri)).operationTimeout(Duration.ofMillis(joinTimeoutMillis)).build()) {
             current = c.members();
         } catch (KeelClientException e) {
             log.error("node={} cannot read the cluster's members from {}: {}", id, joinUri, e.getMessage());
@@ -219,7 +292,13 @@ final class ServeCommand implements Callable<Integer> {
             return 1;
         }
         Results.Member existing = current.member(id).orElse(null);
-        KvServer server = KvServer.start(config);
+        KvServer server;
+        try {
+            server = KvServer.start(config);
+        } catch (IllegalArgumentException e) {
+            log.error("node={} cannot start: {}", id, e.getMessage()); // a bad TLS file: the message names it
+            return 1;
+        }
         AtomicBoolean stopped = new AtomicBoolean();
         CountDownLatch done = new CountDownLatch(1);
         Runnable stop = () -> {
@@ -258,7 +337,7 @@ final class ServeCommand implements Callable<Integer> {
         while (true) {
             long remainingMillis = (deadlineNanos - System.nanoTime()) / 1_000_000;
             if (remainingMillis <= 0) return problem;
-            try (KeelClient c = KeelClient.builder(endpoints).operationTimeout(Duration.ofMillis(remainingMillis)).build()) {
+            try (KeelClient c = client(endpoints).operationTimeout(Duration.ofMillis(remainingMillis)).build()) {
                 c.addMember(id, listen.trim(), selfHttp(), true);
                 return null;
             } catch (KeelClientException.BadRequest e) {
@@ -279,7 +358,7 @@ final class ServeCommand implements Callable<Integer> {
         InetSocketAddress httpAddress = ClusterSpec.hostPort(http, "--http");
         Map<Integer, InetSocketAddress> httpMembers;
         if (httpCluster != null) {
-            httpMembers = ClusterSpec.addresses(httpCluster, "--http-cluster");
+            httpMembers = ClusterSpec.addresses(withoutScheme(httpCluster), "--http-cluster");
         } else {
             InetSocketAddress self = members.get(id);
             if (self == null) throw new IllegalArgumentException("--cluster does not name this node " + id);
@@ -289,7 +368,33 @@ final class ServeCommand implements Callable<Integer> {
         }
         ServerConfig sc = ServerConfig.builder(id, clusterId, members, dataDir)
                 .tickMillis(tickMillis).electionTimeoutTicks(electionTicks).heartbeatIntervalTicks(heartbeatTicks)
-                .snapshotEveryEntries(snapshotEvery).proposalTimeoutMillis(timeoutMillis).build();
-        return KvConfig.builder(sc, httpAddress, ClusterSpec.httpUris(httpMembers)).build();
+                .snapshotEveryEntries(snapshotEvery).proposalTimeoutMillis(timeoutMillis).peerTls(peerTls()).build();
+        return KvConfig.builder(sc, httpAddress, ClusterSpec.httpUris(httpMembers, httpScheme())).httpTls(httpTls()).build();
+    }
+
+    /**
+     * {@code --http-cluster} without the optional {@code http://} or {@code https://} of each entry;
+     * a scheme that disagrees with this node's (https exactly when --cert-file is given) is refused,
+     * since a cluster's members all serve alike.
+     */
+    private String withoutScheme(String spec) {
+        StringBuilder out = new StringBuilder();
+        for (String part : spec.split(",")) {
+            String p = part.trim();
+            int eq = p.indexOf('=');
+            String addr = eq < 0 ? p : p.substring(eq + 1);
+            int sep = addr.indexOf("://");
+            if (sep >= 0) {
+                String scheme = addr.substring(0, sep);
+                if (!scheme.equals(httpScheme())) {
+                    throw new IllegalArgumentException("--http-cluster: '" + p + "' is " + scheme + "://, but this node serves "
+                            + httpScheme() + (certFile != null ? " (--cert-file)" : " (no --cert-file)"));
+                }
+                addr = addr.substring(sep + 3).replaceAll("/+$", "");
+            }
+            if (out.length() > 0) out.append(',');
+            out.append(eq < 0 ? addr : p.substring(0, eq + 1) + addr);
+        }
+        return out.toString();
     }
 }

@@ -25,9 +25,11 @@ import java.util.TreeMap;
  * @param requestTimeout how long an HTTP request waits for a commit, a read index or a forwarded
  *     answer before 504; default the server's proposal timeout plus 2 s, so the runtime's own
  *     Timeout normally comes first
+ * @param httpTls HTTPS for the API, or null for plain HTTP. {@code httpMembers} should then be
+ *     https URIs, as clients and forwarding followers reach the nodes there
  */
 public record KvConfig(ServerConfig server, InetSocketAddress httpAddress, Map<Integer, URI> httpMembers, KvLimits limits,
-                       long sessionTtlEntries, int maxSessions, Duration requestTimeout) {
+                       long sessionTtlEntries, int maxSessions, Duration requestTimeout, HttpTls httpTls) {
 
     public KvConfig {
         if (server == null || httpAddress == null || httpMembers == null || limits == null || requestTimeout == null) {
@@ -66,6 +68,7 @@ public record KvConfig(ServerConfig server, InetSocketAddress httpAddress, Map<I
         private long sessionTtlEntries = KvStateMachine.DEFAULT_SESSION_TTL_ENTRIES;
         private int maxSessions = KvStateMachine.DEFAULT_MAX_SESSIONS;
         private Duration requestTimeout;
+        private HttpTls httpTls;
 
         private Builder(ServerConfig server, InetSocketAddress httpAddress, Map<Integer, URI> httpMembers) {
             this.server = server;
@@ -77,11 +80,13 @@ public record KvConfig(ServerConfig server, InetSocketAddress httpAddress, Map<I
         public Builder sessionTtlEntries(long v) { sessionTtlEntries = v; return this; }
         public Builder maxSessions(int v) { maxSessions = v; return this; }
         public Builder requestTimeout(Duration v) { requestTimeout = v; return this; }
+        /** HTTPS for the API (null, the default: plain HTTP). */
+        public Builder httpTls(HttpTls v) { httpTls = v; return this; }
 
         public KvConfig build() {
             Duration timeout = requestTimeout != null ? requestTimeout
                     : Duration.ofMillis(server.proposalTimeoutMillis()).plusSeconds(2);
-            return new KvConfig(server, httpAddress, httpMembers, limits, sessionTtlEntries, maxSessions, timeout);
+            return new KvConfig(server, httpAddress, httpMembers, limits, sessionTtlEntries, maxSessions, timeout, httpTls);
         }
     }
 }

@@ -7,7 +7,12 @@ import dev.keel.kv.http.KvMetrics;
 import dev.keel.kv.store.KvStateMachine;
 import dev.keel.server.RaftServer;
 import dev.keel.server.ServerStatus;
+import dev.keel.transport.PeerTls;
+import dev.keel.transport.TlsFiles;
+import io.netty.handler.ssl.SslContext;
 import java.io.IOException;
+import java.nio.file.Path;
+import javax.net.ssl.SSLContext;
 import java.net.InetSocketAddress;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -41,20 +46,38 @@ public final class KvServer implements AutoCloseable {
 
     /** Opens the data directory (restoring the newest snapshot), joins the cluster and serves HTTP. */
     public static KvServer start(KvConfig config) throws IOException {
+        // TLS files first: a bad one is reported before anything is opened or bound.
+        SslContext httpSsl = config.httpTls() == null ? null : config.httpTls().serverContext();
+        SSLContext forwardSsl = forwardContext(config);
         KvStateMachine sm = new KvStateMachine(config.sessionTtlEntries(), config.maxSessions());
         RaftServer raft = RaftServer.start(config.server(), sm);
         try {
             Consensus consensus = new RaftConsensus(raft);
             KvMetrics metrics = new KvMetrics(config.nodeId(), consensus, sm);
             KvHttpApi api = new KvHttpApi(config.nodeId(), consensus, sm, config.httpMembers(), config.limits(),
-                    config.requestTimeout(), metrics);
-            KvHttpServer http = KvHttpServer.start(config.httpAddress(), api, config.limits().bodyMaxBytes());
-            log.info("node={} http={} serving the KV API", config.nodeId(), http.address());
+                    config.requestTimeout(), metrics, forwardSsl);
+            KvHttpServer http = KvHttpServer.start(config.httpAddress(), api, config.limits().bodyMaxBytes(), httpSsl);
+            log.info("node={} {}={} serving the KV API", config.nodeId(), httpSsl != null ? "https" : "http", http.address());
             return new KvServer(config, raft, sm, metrics, http);
         } catch (IOException | RuntimeException e) {
             raft.close();
             throw e;
         }
+    }
+
+    /**
+     * What a follower trusts when it forwards a request to an https leader: the HTTP trusted CA, else
+     * the peers' CA (one cluster CA usually signs both), presenting this node's HTTP certificate in
+     * case the leader asks for one; null (the JDK's default trust) without either CA.
+     */
+    private static SSLContext forwardContext(KvConfig config) {
+        HttpTls tls = config.httpTls();
+        PeerTls peer = config.server().peerTls();
+        Path ca = tls != null && tls.trustedCaFile() != null ? tls.trustedCaFile() : peer != null ? peer.trustedCaFile() : null;
+        if (ca == null) return null;
+        String caFlag = tls != null && tls.trustedCaFile() != null ? "trusted CA file" : "peer trusted CA file";
+        return tls == null ? TlsFiles.jdkContext(ca, caFlag, null, null, null, null)
+                : TlsFiles.jdkContext(ca, caFlag, tls.certFile(), "certificate file", tls.keyFile(), "key file");
     }
 
     public KvConfig config() {

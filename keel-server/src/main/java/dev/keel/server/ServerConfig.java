@@ -1,5 +1,6 @@
 package dev.keel.server;
 
+import dev.keel.transport.PeerTls;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.Map;
@@ -22,13 +23,15 @@ import java.util.TreeMap;
  *     it never campaigns until a configuration in its log makes it a voter
  * @param snapshotEveryBytes also snapshot once this many bytes of commands were applied since the
  *     last one (0: no byte trigger); default 64 MiB bounds the log for large values
+ * @param peerTls mutual TLS between this node and its peers (see {@link PeerTls}), or null for
+ *     plaintext; ignored when the node runs on a {@code LocalNetwork}
  */
 public record ServerConfig(int nodeId, String clusterId, Map<Integer, InetSocketAddress> members, Path dataDir,
                            int tickMillis, int electionTimeoutTicks, int heartbeatIntervalTicks,
                            long proposalTimeoutMillis, long snapshotEveryEntries, long snapshotEveryBytes,
                            long maxUncommittedBytes,
                            int maxPendingRequests, boolean preVote, boolean checkQuorum, boolean leaseReads,
-                           boolean sync, boolean joining) {
+                           boolean sync, boolean joining, PeerTls peerTls) {
 
     public ServerConfig {
         if (nodeId <= 0) throw new IllegalArgumentException("nodeId " + nodeId + " must be positive");
@@ -89,6 +92,7 @@ public record ServerConfig(int nodeId, String clusterId, Map<Integer, InetSocket
         private boolean leaseReads = false;
         private boolean sync = true;
         private boolean joining = false;
+        private PeerTls peerTls;
 
         private Builder(int nodeId, String clusterId, Map<Integer, InetSocketAddress> members, Path dataDir) {
             this.nodeId = nodeId;
@@ -112,12 +116,14 @@ public record ServerConfig(int nodeId, String clusterId, Map<Integer, InetSocket
         public Builder sync(boolean v) { sync = v; return this; }
         /** Start outside the cluster and wait to be added (see {@code joining}). */
         public Builder joining(boolean v) { joining = v; return this; }
+        /** Mutual TLS between peers (null, the default: plaintext). */
+        public Builder peerTls(PeerTls v) { peerTls = v; return this; }
 
         public ServerConfig build() {
             return new ServerConfig(nodeId, clusterId, members, dataDir, tickMillis, electionTimeoutTicks,
                     heartbeatIntervalTicks, proposalTimeoutMillis, snapshotEveryEntries, snapshotEveryBytes,
                     maxUncommittedBytes,
-                    maxPendingRequests, preVote, checkQuorum, leaseReads, sync, joining);
+                    maxPendingRequests, preVote, checkQuorum, leaseReads, sync, joining, peerTls);
         }
     }
 }

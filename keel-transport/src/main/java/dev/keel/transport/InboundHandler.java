@@ -5,20 +5,31 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
+import io.netty.handler.ssl.NotSslRecordException;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.security.cert.Certificate;
+import java.security.cert.X509Certificate;
 import java.util.List;
+import java.util.OptionalInt;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
 import java.util.function.IntPredicate;
+import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLPeerUnverifiedException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Reads one accepted connection: the hello first, then frames. One instance per connection, used by
  * that connection's event loop alone.
+ *
+ * <p>With TLS, an {@code SslHandler} precedes this handler: only bytes from a peer whose certificate
+ * chains to the cluster CA get here, and the hello's node id must be the one its certificate names.
  *
  * <p>Everything read here is external input: a bad hello or a bad frame is counted, logged at INFO
  * with the reason, and closes this connection only. A well-formed message that claims the wrong
@@ -62,6 +73,8 @@ final class InboundHandler extends ByteToMessageDecoder {
     private final long handshakeTimeoutNanos;
     private final Consumer<Message> inbound;
     private final Counters counters;
+    /** Whether an SslHandler precedes this one: then the hello's node id must match the peer's certificate. */
+    private final boolean tls;
 
     private Phase phase = Phase.HELLO;
     /** The node the hello named; meaningful once phase is FRAMES. */
@@ -74,7 +87,7 @@ final class InboundHandler extends ByteToMessageDecoder {
      * @param admission checked once the hello is good; refuses a peer removed since {@code isPeer} said yes
      */
     InboundHandler(int nodeId, byte[] clusterIdUtf8, IntPredicate isPeer, Admission admission, MessageCodec codec,
-                   long handshakeTimeoutNanos, Consumer<Message> inbound, Counters counters) {
+                   long handshakeTimeoutNanos, Consumer<Message> inbound, Counters counters, boolean tls) {
         this.nodeId = nodeId;
         this.clusterIdUtf8 = clusterIdUtf8;
         this.isPeer = isPeer;
@@ -83,6 +96,7 @@ final class InboundHandler extends ByteToMessageDecoder {
         this.handshakeTimeoutNanos = handshakeTimeoutNanos;
         this.inbound = inbound;
         this.counters = counters;
+        this.tls = tls;
     }
 
     @Override
@@ -125,6 +139,11 @@ final class InboundHandler extends ByteToMessageDecoder {
                             return;
                         }
                         case Handshake.Accepted a -> {
+                            String mismatch = tls ? identityMismatch(ctx, a.nodeId()) : null;
+                            if (mismatch != null) {
+                                fail(ctx, in, counters.handshakeFailures, "handshake refused", mismatch);
+                                return;
+                            }
                             if (!admission.admit(a.nodeId(), ctx.channel())) {
                                 fail(ctx, in, counters.handshakeFailures, "handshake refused",
                                         "node id " + a.nodeId() + " was removed from the peers during the handshake");
@@ -144,6 +163,58 @@ final class InboundHandler extends ByteToMessageDecoder {
                 }
             }
         }
+    }
+
+    /**
+     * Why the TLS peer may not speak for {@code claimedId}, or null if its certificate names that
+     * node. The hello is read only after the TLS handshake, so the certificate has already been
+     * verified against the cluster CA; this binds the connection to the one node the CA vouched for,
+     * so a node holding a valid certificate cannot pose as another node.
+     */
+    private static String identityMismatch(ChannelHandlerContext ctx, int claimedId) {
+        SslHandler ssl = ctx.pipeline().get(SslHandler.class);
+        X509Certificate cert;
+        try {
+            Certificate[] chain = ssl.engine().getSession().getPeerCertificates();
+            if (chain.length == 0 || !(chain[0] instanceof X509Certificate x)) return "no X.509 peer certificate";
+            cert = x;
+        } catch (SSLPeerUnverifiedException e) {
+            return "no verified peer certificate: " + e.getMessage();
+        }
+        OptionalInt certId = TlsFiles.nodeIdOf(cert);
+        if (certId.isPresent() && certId.getAsInt() == claimedId) return null;
+        return "hello claims node " + claimedId + " but the peer's TLS certificate " + TlsFiles.describe(cert)
+                + (certId.isPresent() ? " is node " + certId.getAsInt() + "'s" : " names no node");
+    }
+
+    /**
+     * A failed TLS handshake (a certificate not from the cluster CA, a plaintext dialer, a timeout):
+     * counted and logged like a bad hello. The event comes with an exception too (see
+     * {@link #exceptionCaught}); whichever arrives first counts, once.
+     */
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+        if (evt instanceof SslHandshakeCompletionEvent e && !e.isSuccess() && phase == Phase.HELLO) {
+            fail(ctx, null, counters.handshakeFailures, "TLS handshake refused", tlsReason(e.cause()));
+        }
+        super.userEventTriggered(ctx, evt);
+    }
+
+    /** The innermost message of a TLS failure, which is the one that says what was wrong. */
+    static String tlsReason(Throwable cause) {
+        Throwable t = cause;
+        while (t.getCause() != null && t.getCause() != t) t = t.getCause();
+        String m = t.getMessage() != null ? t.getMessage() : t.getClass().getSimpleName();
+        if (t instanceof NotSslRecordException) m = "not TLS (a plaintext dialer?)";
+        if (t instanceof java.nio.channels.ClosedChannelException) m = "connection closed during the TLS handshake";
+        return m;
+    }
+
+    static boolean isTlsFailure(Throwable cause) {
+        for (Throwable t = cause; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof SSLException) return true;
+        }
+        return false;
     }
 
     /** Reads one frame if it has fully arrived; false if more bytes are needed or the connection failed. */
@@ -197,6 +268,15 @@ final class InboundHandler extends ByteToMessageDecoder {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (isTlsFailure(cause)) {
+            if (phase == Phase.HELLO) {
+                fail(ctx, null, counters.handshakeFailures, "TLS handshake refused", tlsReason(cause));
+            } else {
+                log.debug("node={} inbound TLS error addr={}: {}", nodeId, ctx.channel().remoteAddress(), cause.toString());
+                ctx.close();
+            }
+            return;
+        }
         if (cause instanceof IOException) {
             log.debug("node={} inbound connection error addr={}: {}", nodeId, ctx.channel().remoteAddress(), cause.toString());
         } else {

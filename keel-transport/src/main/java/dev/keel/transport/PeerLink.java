@@ -7,13 +7,19 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.util.ReferenceCountUtil;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.security.cert.Certificate;
+import java.security.cert.X509Certificate;
+import java.util.OptionalInt;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
@@ -22,6 +28,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.Future;
+import javax.net.ssl.SSLPeerUnverifiedException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -53,6 +60,8 @@ final class PeerLink {
     private final TransportConfig config;
     private final MessageCodec codec;
     private final byte[] hello;
+    /** The client side of mutual TLS, or null for plaintext. */
+    private final SslContext tls;
     private volatile InetSocketAddress address;
     private volatile EventLoop loop;
 
@@ -88,13 +97,14 @@ final class PeerLink {
     /** A failure has been reported at INFO since the last connection: further ones go to DEBUG. */
     private boolean downReported;
 
-    PeerLink(int peerId, InetSocketAddress address, TransportConfig config, MessageCodec codec, byte[] hello) {
+    PeerLink(int peerId, InetSocketAddress address, TransportConfig config, MessageCodec codec, byte[] hello, SslContext tls) {
         this.peerId = peerId;
         this.nodeId = config.nodeId();
         this.address = address;
         this.config = config;
         this.codec = codec;
         this.hello = hello;
+        this.tls = tls;
         this.queue = new ArrayBlockingQueue<>(config.outboundQueueMessagesMax());
     }
 
@@ -246,7 +256,14 @@ final class PeerLink {
                 .option(ChannelOption.TCP_NODELAY, true) // we batch ourselves; Nagle would only add delay
                 .option(ChannelOption.SO_KEEPALIVE, true)
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
-                .handler(new OutboundHandler())
+                .handler(tls == null ? new OutboundHandler() : new ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        SslHandler ssl = tls.newHandler(ch.alloc(), target.getHostString(), target.getPort());
+                        ssl.setHandshakeTimeout(config.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
+                        ch.pipeline().addLast(ssl, new OutboundHandler());
+                    }
+                })
                 .connect(target);
         f.addListener((ChannelFuture done) -> onConnectDone(done, target));
     }
@@ -267,6 +284,53 @@ final class PeerLink {
             return;
         }
         Channel ch = f.channel();
+        if (tls == null || closed) {
+            onReady(ch, target);
+            return;
+        }
+        // Nothing, not even the hello, is written before the peer has proved which node it is.
+        ch.pipeline().get(SslHandler.class).handshakeFuture().addListener(hs -> {
+            String refused = hs.isSuccess() ? identityMismatch(ch) : "TLS handshake failed: " + InboundHandler.tlsReason(hs.cause());
+            if (refused == null) {
+                onReady(ch, target);
+                return;
+            }
+            ch.close();
+            if (closed) return;
+            if (!downReported) {
+                downReported = true;
+                log.info("node={} peer={} refused addr={}: {}; retrying with backoff (further failures at DEBUG)",
+                        nodeId, peerId, target, refused);
+            } else {
+                log.debug("node={} peer={} refused addr={}: {}", nodeId, peerId, target, refused);
+            }
+            state = State.BACKOFF;
+            scheduleReconnect();
+        });
+    }
+
+    /**
+     * Why the TLS server at the other end is not the peer this link dials, or null if its
+     * certificate names {@link #peerId}: a stale address (another node now listens there) or a
+     * node with a wrong certificate must not be sent this peer's messages.
+     */
+    private String identityMismatch(Channel ch) {
+        X509Certificate cert;
+        try {
+            Certificate[] chain = ch.pipeline().get(SslHandler.class).engine().getSession().getPeerCertificates();
+            if (chain.length == 0 || !(chain[0] instanceof X509Certificate x)) return "no X.509 server certificate";
+            cert = x;
+        } catch (SSLPeerUnverifiedException e) {
+            return "no verified server certificate: " + e.getMessage();
+        }
+        OptionalInt id = TlsFiles.nodeIdOf(cert);
+        if (id.isPresent() && id.getAsInt() == peerId) return null;
+        return "expected node " + peerId + " but its TLS certificate " + TlsFiles.describe(cert)
+                + (id.isPresent() ? " is node " + id.getAsInt() + "'s" : " names no node");
+    }
+
+    /** The connection is up (and, with TLS, the peer proved to be {@link #peerId}): send the hello and drain. Loop only. */
+    private void onReady(Channel ch, InetSocketAddress target) {
         if (closed) {
             ch.close();
             return;
@@ -386,8 +450,9 @@ final class PeerLink {
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            // A reset or broken pipe is how a peer's crash looks from here: routine, so DEBUG.
-            if (cause instanceof IOException) {
+            // A reset or broken pipe is how a peer's crash looks from here: routine, so DEBUG. A TLS
+            // failure is reported by the handshake's listener (connect) instead.
+            if (cause instanceof IOException || InboundHandler.isTlsFailure(cause)) {
                 log.debug("node={} peer={} outbound connection error: {}", nodeId, peerId, cause.toString());
             } else {
                 log.warn("node={} peer={} outbound connection error", nodeId, peerId, cause);

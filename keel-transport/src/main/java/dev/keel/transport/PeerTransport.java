@@ -11,6 +11,8 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -46,6 +48,15 @@ import org.slf4j.LoggerFactory;
  * acceptor checks magic, protocol version, cluster id and that the node is a current peer before
  * it reads a single frame, and then requires every message's {@code from()} to be that node and
  * {@code to()} to be itself. Frames are {@link MessageCodec}'s.
+ *
+ * <h2>TLS</h2>
+ * With {@link TransportConfig#tls()} every connection is mutual TLS 1.3 ({@link PeerTls}): the
+ * acceptor's first handler is an {@code SslHandler} requiring a client certificate from the cluster
+ * CA, so a stranger's or a plaintext dialer's bytes never reach the hello check (its failed
+ * handshake is counted in {@link TransportStats.Inbound#handshakeFailures()}). The hello's node id must
+ * then be the one the certificate names ({@code keel://node/N}), or the connection is closed before
+ * any frame is read. The dialer writes nothing, not even the hello, until the acceptor's
+ * certificate has been verified and names the peer it dialed.
  *
  * <h2>Peers change at runtime</h2>
  * The peer set starts as {@link TransportConfig#peers()} and changes with {@link #addPeer} and
@@ -96,6 +107,9 @@ public final class PeerTransport implements Transport {
     private final MessageCodec codec;
     private final byte[] clusterIdUtf8;
     private final byte[] hello;
+    /** With {@link TransportConfig#tls()}: the contexts of accepted and of dialed connections; else null. */
+    private final SslContext serverTls;
+    private final SslContext clientTls;
     /**
      * The current peers. Read without locking (send, the handshake's first check, stats); changed
      * only under {@link #peersLock}, together with {@link #inboundByPeer}.
@@ -132,7 +146,11 @@ public final class PeerTransport implements Transport {
         this.codec = new MessageCodec(config.maxFrameBytes());
         this.clusterIdUtf8 = Handshake.clusterIdBytes(config.clusterId());
         this.hello = Handshake.encodeHello(config.clusterId(), config.nodeId());
-        config.peers().forEach((id, addr) -> links.put(id, new PeerLink(id, addr, config, codec, hello)));
+        // Read the PEM files now, so that a bad one fails the node's start rather than every handshake.
+        PeerTls.Contexts tls = config.tls() == null ? null : config.tls().contexts(config.nodeId());
+        this.serverTls = tls == null ? null : tls.server();
+        this.clientTls = tls == null ? null : tls.client();
+        config.peers().forEach((id, addr) -> links.put(id, new PeerLink(id, addr, config, codec, hello, clientTls)));
     }
 
     /**
@@ -167,9 +185,16 @@ public final class PeerTransport implements Transport {
                         }
                         inboundChannels.add(ch);
                         ch.closeFuture().addListener(f -> inboundChannels.remove(ch));
+                        if (serverTls != null) {
+                            // First in the pipeline: nothing the peer sends reaches the hello check
+                            // until its certificate has been verified against the cluster CA.
+                            SslHandler ssl = serverTls.newHandler(ch.alloc());
+                            ssl.setHandshakeTimeout(handshakeTimeoutNanos, TimeUnit.NANOSECONDS);
+                            ch.pipeline().addLast(ssl);
+                        }
                         ch.pipeline().addLast(new InboundHandler(config.nodeId(), clusterIdUtf8, links::containsKey,
                                 PeerTransport.this::admitInbound, codec, handshakeTimeoutNanos, inbound,
-                                inboundCounters));
+                                inboundCounters, serverTls != null));
                     }
                 });
         ChannelFuture bound = b.bind(config.listenAddress()).awaitUninterruptibly();
@@ -183,8 +208,8 @@ public final class PeerTransport implements Transport {
         }
         serverChannel = bound.channel();
         lifecycle = Lifecycle.STARTED;
-        log.info("node={} transport listening addr={} cluster={} peers={}", config.nodeId(), localAddress(),
-                config.clusterId(), peerAddresses());
+        log.info("node={} transport listening addr={} cluster={} tls={} peers={}", config.nodeId(), localAddress(),
+                config.clusterId(), serverTls != null ? "mutual (" + config.tls().certFile() + ")" : "off", peerAddresses());
         return localAddress();
     }
 
@@ -255,7 +280,7 @@ public final class PeerTransport implements Transport {
                 if (!old.equals(address)) log.info("node={} peer={} address {} -> {}", config.nodeId(), id, old, address);
                 return;
             }
-            PeerLink link = new PeerLink(id, address, config, codec, hello);
+            PeerLink link = new PeerLink(id, address, config, codec, hello, clientTls);
             if (linkLoops != null) link.attach(linkLoops.next());
             if (linksClosed) link.close(null);
             links.put(id, link); // published attached: send() may offer to it from now on

@@ -41,11 +41,13 @@ import java.util.Objects;
  * @param ioThreads Netty event-loop threads shared by the listening socket, inbound and outbound
  *     connections (default 2: one node talks to a handful of peers, and each connection is served
  *     by one thread anyway)
+ * @param tls mutual TLS between peers, or null for plaintext TCP (a trusted network only). With
+ *     TLS the listener speaks nothing else: a plaintext dialer fails its handshake
  */
 public record TransportConfig(int nodeId, String clusterId, InetSocketAddress listenAddress,
                               Map<Integer, InetSocketAddress> peers, int maxFrameBytes, int outboundQueueMessagesMax,
                               long outboundQueueBytesMax, Duration reconnectBackoffMin, Duration reconnectBackoffMax,
-                              Duration connectTimeout, Duration handshakeTimeout, int ioThreads) {
+                              Duration connectTimeout, Duration handshakeTimeout, int ioThreads, PeerTls tls) {
     public static final int DEFAULT_OUTBOUND_QUEUE_MESSAGES_MAX = 4096;
     public static final long DEFAULT_OUTBOUND_QUEUE_BYTES_MAX = 64L * 1024 * 1024;
     public static final Duration DEFAULT_RECONNECT_BACKOFF_MIN = Duration.ofMillis(50);
@@ -124,6 +126,7 @@ public record TransportConfig(int nodeId, String clusterId, InetSocketAddress li
         private Duration connectTimeout = DEFAULT_CONNECT_TIMEOUT;
         private Duration handshakeTimeout = DEFAULT_HANDSHAKE_TIMEOUT;
         private int ioThreads = DEFAULT_IO_THREADS;
+        private PeerTls tls;
 
         private Builder(int nodeId, String clusterId, InetSocketAddress listenAddress) {
             this.nodeId = nodeId;
@@ -177,10 +180,16 @@ public record TransportConfig(int nodeId, String clusterId, InetSocketAddress li
             return this;
         }
 
+        /** Mutual TLS between peers; null (the default) for plaintext. */
+        public Builder tls(PeerTls v) {
+            tls = v;
+            return this;
+        }
+
         public TransportConfig build() {
             return new TransportConfig(nodeId, clusterId, listenAddress, peers, maxFrameBytes, outboundQueueMessagesMax,
                     outboundQueueBytesMax, reconnectBackoffMin, reconnectBackoffMax, connectTimeout, handshakeTimeout,
-                    ioThreads);
+                    ioThreads, tls);
         }
     }
 }

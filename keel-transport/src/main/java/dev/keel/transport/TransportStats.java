@@ -44,7 +44,9 @@ public record TransportStats(Map<Integer, Peer> peers, Inbound inbound, long dro
      * @param bytesIn frame bytes decoded, length prefixes included (hellos not counted)
      * @param decodeErrors connections closed for a bad frame (too long, unknown type, truncated, invalid fields)
      * @param handshakeFailures connections closed for a bad hello (magic, version, cluster id, unknown
-     *     node id) or for sending none within the handshake timeout
+     *     node id, or with TLS a node id other than the one its certificate names), for sending none
+     *     within the handshake timeout, or for a failed TLS handshake (a certificate not from the
+     *     cluster CA, a plaintext dialer)
      * @param misrouted well-formed messages dropped because {@code from()} was not the node that
      *     connected or {@code to()} was not this node
      * @param callbackErrors messages whose inbound callback threw (logged; the connection stays up)

@@ -9,10 +9,12 @@ import dev.keel.kv.client.Results.Members;
 import dev.keel.kv.client.Results.NodeStatus;
 import dev.keel.kv.client.Results.ScanResult;
 import dev.keel.kv.client.Results.WriteResult;
+import dev.keel.transport.TlsFiles;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -20,6 +22,7 @@ import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -96,7 +99,10 @@ public final class KeelClient implements AutoCloseable {
         this.backoffMin = b.backoffMin;
         this.backoffMax = b.backoffMax;
         // One event loop thread: it only encodes, writes and decodes, while the callers wait.
-        this.http = new NettyHttpTransport(b.connectTimeout, 1);
+        io.netty.handler.ssl.SslContext tls = b.trustedCa == null && b.clientCert == null ? null
+                : TlsFiles.clientContext(b.trustedCa, "trusted CA file", b.clientCert, "client certificate file", b.clientKey,
+                        "client key file", true);
+        this.http = new NettyHttpTransport(b.connectTimeout, 1, tls);
     }
 
     /** @param endpoints the HTTP base URIs of some or all nodes, such as {@code http://127.0.0.1:8081} */
@@ -112,6 +118,9 @@ public final class KeelClient implements AutoCloseable {
         private Duration connectTimeout = Duration.ofSeconds(1);
         private Duration backoffMin = Duration.ofMillis(20);
         private Duration backoffMax = Duration.ofSeconds(1);
+        private Path trustedCa;
+        private Path clientCert;
+        private Path clientKey;
 
         private Builder(List<URI> endpoints) {
             if (endpoints == null || endpoints.isEmpty()) throw new IllegalArgumentException("no endpoints");
@@ -153,11 +162,29 @@ public final class KeelClient implements AutoCloseable {
             return this;
         }
 
+        /**
+         * For https endpoints: trust only the CA certificate(s) in this PEM file (a cluster's own CA, as
+         * {@code keel certs} makes), instead of the JDK's default trust store. Host names are still
+         * verified: the servers' certificates must name the hosts in the endpoints.
+         */
+        public Builder trustedCa(Path caPem) {
+            trustedCa = Objects.requireNonNull(caPem, "caPem");
+            return this;
+        }
+
+        /** For https endpoints: present this certificate (PEM) with its key (unencrypted PKCS#8 PEM) when asked. */
+        public Builder clientCertificate(Path certPem, Path keyPem) {
+            clientCert = Objects.requireNonNull(certPem, "certPem");
+            clientKey = Objects.requireNonNull(keyPem, "keyPem");
+            return this;
+        }
+
         private static Duration positive(Duration d, String name) {
             if (d == null || d.isNegative() || d.isZero()) throw new IllegalArgumentException(name + " must be positive: " + d);
             return d;
         }
 
+        /** @throws IllegalArgumentException if a TLS file is missing or bad (the message names it) */
         public KeelClient build() {
             return new KeelClient(this);
         }

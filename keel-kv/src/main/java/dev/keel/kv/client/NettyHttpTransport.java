@@ -77,6 +77,7 @@ final class NettyHttpTransport implements HttpTransport {
     private final EventLoopGroup group;
     private final Bootstrap bootstrap;
     private final long connectTimeoutNanos;
+    private final SslContext https;
     private final ConcurrentHashMap<URI, Pool> pools = new ConcurrentHashMap<>();
     /** Every open connection, idle or busy, so that {@link #close()} can close them all. */
     private final Set<Channel> channels = ConcurrentHashMap.newKeySet();
@@ -87,6 +88,15 @@ final class NettyHttpTransport implements HttpTransport {
      *                  only an encode, a write and a decode
      */
     NettyHttpTransport(Duration connectTimeout, int ioThreads) {
+        this(connectTimeout, ioThreads, null);
+    }
+
+    /**
+     * @param https the TLS client context for https endpoints (a trusted CA, perhaps a client
+     *              certificate; host names verified), or null for the JDK's default trust store
+     */
+    NettyHttpTransport(Duration connectTimeout, int ioThreads, SslContext https) {
+        this.https = https;
         long connectMillis = Math.clamp(connectTimeout.toMillis(), 1, Integer.MAX_VALUE);
         this.connectTimeoutNanos = TimeUnit.MILLISECONDS.toNanos(connectMillis);
         this.group = new MultiThreadIoEventLoopGroup(ioThreads, Thread.ofPlatform().name("keel-client-io-", 0).daemon().factory(),
@@ -207,11 +217,15 @@ final class NettyHttpTransport implements HttpTransport {
             if (h == null) {
                 why = "no host in " + endpoint;
             } else if (scheme.equals("https")) {
-                try {
-                    // The JDK's TLS with its default trust store, and the host name checked, as the JDK client did.
-                    sslContext = SslContextBuilder.forClient().sslProvider(SslProvider.JDK).endpointIdentificationAlgorithm("HTTPS").build();
-                } catch (SSLException e) {
-                    why = "TLS unavailable: " + e;
+                if (https != null) {
+                    sslContext = https; // the client's own trusted CA
+                } else {
+                    try {
+                        // The JDK's TLS with its default trust store, and the host name checked, as the JDK client did.
+                        sslContext = SslContextBuilder.forClient().sslProvider(SslProvider.JDK).endpointIdentificationAlgorithm("HTTPS").build();
+                    } catch (SSLException e) {
+                        why = "TLS unavailable: " + e;
+                    }
                 }
             } else if (!scheme.equals("http")) {
                 why = "unsupported scheme in " + endpoint + " (http or https)";

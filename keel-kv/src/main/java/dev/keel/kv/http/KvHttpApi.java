@@ -47,6 +47,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import javax.net.ssl.SSLContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -169,6 +170,15 @@ public final class KvHttpApi implements HttpHandler {
      */
     public KvHttpApi(int nodeId, Consensus consensus, KvStateMachine stateMachine, Map<Integer, URI> httpMembers,
                      KvLimits limits, Duration requestTimeout, KvMetrics metrics) {
+        this(nodeId, consensus, stateMachine, httpMembers, limits, requestTimeout, metrics, null);
+    }
+
+    /**
+     * @param forwardTls the TLS context for forwarding to an https leader (trusting the cluster's CA), or
+     *     null for the JDK's default trust; host names are verified either way
+     */
+    public KvHttpApi(int nodeId, Consensus consensus, KvStateMachine stateMachine, Map<Integer, URI> httpMembers,
+                     KvLimits limits, Duration requestTimeout, KvMetrics metrics, SSLContext forwardTls) {
         if (!httpMembers.containsKey(nodeId)) {
             throw new IllegalArgumentException("httpMembers " + httpMembers.keySet() + " lack this node " + nodeId);
         }
@@ -179,9 +189,11 @@ public final class KvHttpApi implements HttpHandler {
         this.limits = limits;
         this.requestTimeout = requestTimeout;
         this.metrics = metrics;
-        this.forwardClient = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+        HttpClient.Builder forward = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(Duration.ofMillis(Math.min(2_000, requestTimeout.toMillis())))
-                .followRedirects(HttpClient.Redirect.NEVER).build();
+                .followRedirects(HttpClient.Redirect.NEVER);
+        if (forwardTls != null) forward.sslContext(forwardTls);
+        this.forwardClient = forward.build();
         consensus.addLeaderListener(this::leaderChanged);
         if (unsafeLocalReads) {
             log.warn("node={} {}=true: linearizable reads are served from local state WITHOUT ReadIndex; this breaks "

@@ -28,6 +28,8 @@ import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -52,6 +54,7 @@ import java.util.concurrent.TimeUnit;
 public final class KvHttpServer implements AutoCloseable {
     static final int MAX_LINE_BYTES = 64 << 10;
     static final int MAX_HEADER_BYTES = 64 << 10;
+    static final int TLS_HANDSHAKE_TIMEOUT_SECONDS = 10;
     private final EventLoopGroup group;
     private final Channel server;
     private final ExecutorService executor;
@@ -72,6 +75,15 @@ public final class KvHttpServer implements AutoCloseable {
      * bodies over {@code bodyMaxBytes} are refused with 413 before they reach the API.
      */
     public static KvHttpServer start(InetSocketAddress address, HttpHandler api, int bodyMaxBytes) throws IOException {
+        return start(address, api, bodyMaxBytes, null);
+    }
+
+    /**
+     * As {@link #start(InetSocketAddress, HttpHandler, int)}, serving HTTPS with {@code tls} (a server
+     * context), or plain HTTP if it is null. With TLS the port speaks nothing else.
+     */
+    public static KvHttpServer start(InetSocketAddress address, HttpHandler api, int bodyMaxBytes, SslContext tls)
+            throws IOException {
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, Thread.ofPlatform().name("keel-http-", 0).daemon().factory(),
                 NioIoHandler.newFactory());
         ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
@@ -83,6 +95,12 @@ public final class KvHttpServer implements AutoCloseable {
                     .childHandler(new ChannelInitializer<SocketChannel>() {
                         @Override
                         protected void initChannel(SocketChannel c) {
+                            if (tls != null) {
+                                SslHandler ssl = tls.newHandler(c.alloc());
+                                // A client that never finishes its handshake is dropped like an idle stranger.
+                                ssl.setHandshakeTimeout(TLS_HANDSHAKE_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+                                c.pipeline().addLast(ssl);
+                            }
                             // A request line can carry a key of the largest allowed size percent-encoded (3
                             // bytes a byte) plus a query: room enough that the API, not the codec, refuses
                             // oversized keys with its 413.
