@@ -17,9 +17,10 @@ import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 class KeelCliTest {
-    private record Run(int exit, String out, String err) {}
+    /** One in-process run of the CLI: its exit code and what it printed (shared with the other CLI tests). */
+    record Run(int exit, String out, String err) {}
 
-    private static Run run(String... args) {
+    static Run run(String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
         CommandLine cl = new CommandLine(new KeelCli());

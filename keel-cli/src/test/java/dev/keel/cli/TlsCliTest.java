@@ -2,13 +2,12 @@ package dev.keel.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.keel.cli.KeelCliTest.Run;
 import dev.keel.kv.KvConfig;
 import dev.keel.kv.client.KeelClient;
 import dev.keel.transport.TlsFiles;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.file.Files;
@@ -32,16 +31,8 @@ class TlsCliTest {
     @TempDir
     Path dir;
 
-    private record Run(int exit, String out, String err) {}
-
     private static Run run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine cl = new CommandLine(new KeelCli());
-        cl.setOut(new PrintWriter(out));
-        cl.setErr(new PrintWriter(err));
-        int exit = cl.execute(args);
-        return new Run(exit, out.toString(), err.toString());
+        return KeelCliTest.run(args);
     }
 
     private static X509Certificate cert(Path file) throws Exception {
