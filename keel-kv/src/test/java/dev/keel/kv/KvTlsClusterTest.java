@@ -46,11 +46,22 @@ class KvTlsClusterTest {
     @BeforeEach
     void startCluster() throws Exception {
         pki = new TestPki(Files.createDirectories(root.resolve("certs")), "cluster");
-        for (int id = 1; id <= 3; id++) {
-            peers.put(id, new InetSocketAddress("127.0.0.1", KvHttpApiTest.freePort()));
-            httpMembers.put(id, URI.create("https://127.0.0.1:" + KvHttpApiTest.freePort()));
+        for (int attempt = 1; ; attempt++) {
+            for (int id = 1; id <= 3; id++) {
+                peers.put(id, new InetSocketAddress("127.0.0.1", KvHttpApiTest.freePort()));
+                httpMembers.put(id, URI.create("https://127.0.0.1:" + KvHttpApiTest.freePort()));
+            }
+            try {
+                for (int id = 1; id <= 3; id++) servers.put(id, KvServer.start(config(id, pki.node(id))));
+                return;
+            } catch (java.io.UncheckedIOException | IOException e) {
+                // A free port can be taken between probing it and binding it (another connection's
+                // ephemeral port): start again on new ports.
+                stopCluster();
+                servers.clear();
+                if (attempt == 3 || !String.valueOf(e.getMessage()).contains("Address already in use")) throw e;
+            }
         }
-        for (int id = 1; id <= 3; id++) servers.put(id, KvServer.start(config(id, pki.node(id))));
     }
 
     private KvConfig config(int id, TestPki.CertKey cert) throws IOException {
