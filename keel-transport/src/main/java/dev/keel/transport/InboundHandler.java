@@ -11,16 +11,12 @@ import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.security.cert.Certificate;
-import java.security.cert.X509Certificate;
 import java.util.List;
-import java.util.OptionalInt;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
 import java.util.function.IntPredicate;
 import javax.net.ssl.SSLException;
-import javax.net.ssl.SSLPeerUnverifiedException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -139,7 +135,8 @@ final class InboundHandler extends ByteToMessageDecoder {
                             return;
                         }
                         case Handshake.Accepted a -> {
-                            String mismatch = tls ? identityMismatch(ctx, a.nodeId()) : null;
+                            String mismatch = tls ? TlsFiles.identityMismatch(ctx.channel(), a.nodeId(), "hello claims node " + a.nodeId(), "peer")
+                                    : null;
                             if (mismatch != null) {
                                 fail(ctx, in, counters.handshakeFailures, "handshake refused", mismatch);
                                 return;
@@ -163,28 +160,6 @@ final class InboundHandler extends ByteToMessageDecoder {
                 }
             }
         }
-    }
-
-    /**
-     * Why the TLS peer may not speak for {@code claimedId}, or null if its certificate names that
-     * node. The hello is read only after the TLS handshake, so the certificate has already been
-     * verified against the cluster CA; this binds the connection to the one node the CA vouched for,
-     * so a node holding a valid certificate cannot pose as another node.
-     */
-    private static String identityMismatch(ChannelHandlerContext ctx, int claimedId) {
-        SslHandler ssl = ctx.pipeline().get(SslHandler.class);
-        X509Certificate cert;
-        try {
-            Certificate[] chain = ssl.engine().getSession().getPeerCertificates();
-            if (chain.length == 0 || !(chain[0] instanceof X509Certificate x)) return "no X.509 peer certificate";
-            cert = x;
-        } catch (SSLPeerUnverifiedException e) {
-            return "no verified peer certificate: " + e.getMessage();
-        }
-        OptionalInt certId = TlsFiles.nodeIdOf(cert);
-        if (certId.isPresent() && certId.getAsInt() == claimedId) return null;
-        return "hello claims node " + claimedId + " but the peer's TLS certificate " + TlsFiles.describe(cert)
-                + (certId.isPresent() ? " is node " + certId.getAsInt() + "'s" : " names no node");
     }
 
     /**

@@ -17,9 +17,6 @@ import io.netty.handler.ssl.SslHandler;
 import io.netty.util.ReferenceCountUtil;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.security.cert.Certificate;
-import java.security.cert.X509Certificate;
-import java.util.OptionalInt;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
@@ -28,7 +25,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.Future;
-import javax.net.ssl.SSLPeerUnverifiedException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -290,7 +286,7 @@ final class PeerLink {
         }
         // Nothing, not even the hello, is written before the peer has proved which node it is.
         ch.pipeline().get(SslHandler.class).handshakeFuture().addListener(hs -> {
-            String refused = hs.isSuccess() ? identityMismatch(ch) : "TLS handshake failed: " + InboundHandler.tlsReason(hs.cause());
+            String refused = hs.isSuccess() ? serverIdentityMismatch(ch) : "TLS handshake failed: " + InboundHandler.tlsReason(hs.cause());
             if (refused == null) {
                 onReady(ch, target);
                 return;
@@ -310,23 +306,12 @@ final class PeerLink {
     }
 
     /**
-     * Why the TLS server at the other end is not the peer this link dials, or null if its
-     * certificate names {@link #peerId}: a stale address (another node now listens there) or a
-     * node with a wrong certificate must not be sent this peer's messages.
+     * Why the TLS server at the other end is not the peer this link dials, or null: a stale address
+     * (another node now listens there) or a node with a wrong certificate must not be sent this
+     * peer's messages.
      */
-    private String identityMismatch(Channel ch) {
-        X509Certificate cert;
-        try {
-            Certificate[] chain = ch.pipeline().get(SslHandler.class).engine().getSession().getPeerCertificates();
-            if (chain.length == 0 || !(chain[0] instanceof X509Certificate x)) return "no X.509 server certificate";
-            cert = x;
-        } catch (SSLPeerUnverifiedException e) {
-            return "no verified server certificate: " + e.getMessage();
-        }
-        OptionalInt id = TlsFiles.nodeIdOf(cert);
-        if (id.isPresent() && id.getAsInt() == peerId) return null;
-        return "expected node " + peerId + " but its TLS certificate " + TlsFiles.describe(cert)
-                + (id.isPresent() ? " is node " + id.getAsInt() + "'s" : " names no node");
+    private String serverIdentityMismatch(Channel ch) {
+        return TlsFiles.identityMismatch(ch, peerId, "expected node " + peerId, "server");
     }
 
     /** The connection is up (and, with TLS, the peer proved to be {@link #peerId}): send the hello and drain. Loop only. */

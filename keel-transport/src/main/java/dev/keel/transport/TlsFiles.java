@@ -1,8 +1,10 @@
 package dev.keel.transport;
 
+import io.netty.channel.Channel;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslProvider;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -31,6 +33,7 @@ import java.util.OptionalInt;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.TrustManagerFactory;
 
 /**
@@ -83,6 +86,30 @@ public final class TlsFiles {
             }
         }
         return OptionalInt.empty();
+    }
+
+    /**
+     * Why the verified certificate the other end of {@code ch} presented does not name node
+     * {@code expectedId}, or null if it does. Both ends of a peer connection check this after the
+     * TLS handshake: the CA vouched for the certificate, and this binds the connection to the one
+     * node it names, so a node holding a valid certificate cannot pose as, or be taken for, another.
+     *
+     * @param claim how the expectation is told in the reason, such as "hello claims node 2"
+     * @param side  "peer" or "server", for the reasons that no certificate was presented
+     */
+    static String identityMismatch(Channel ch, int expectedId, String claim, String side) {
+        X509Certificate cert;
+        try {
+            Certificate[] chain = ch.pipeline().get(SslHandler.class).engine().getSession().getPeerCertificates();
+            if (chain.length == 0 || !(chain[0] instanceof X509Certificate x)) return "no X.509 " + side + " certificate";
+            cert = x;
+        } catch (SSLPeerUnverifiedException e) {
+            return "no verified " + side + " certificate: " + e.getMessage();
+        }
+        OptionalInt id = nodeIdOf(cert);
+        if (id.isPresent() && id.getAsInt() == expectedId) return null;
+        return claim + " but " + (side.equals("peer") ? "the peer's" : "its") + " TLS certificate " + describe(cert)
+                + (id.isPresent() ? " is node " + id.getAsInt() + "'s" : " names no node");
     }
 
     /** How a certificate is named in log lines: its subject and the node it names, if any. */
