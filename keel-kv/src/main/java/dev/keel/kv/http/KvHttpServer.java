@@ -1,7 +1,6 @@
 package dev.keel.kv.http;
 
 import com.sun.net.httpserver.Headers;
-import com.sun.net.httpserver.HttpHandler;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
@@ -42,7 +41,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * The HTTP server of one {@link KvHttpApi}: Netty's HTTP/1.1 codec on a small event loop group. The
  * API serves a key's reads and writes on the event loop itself and everything else on a virtual
- * thread per request (see {@link KvHttpApi#dispatch}); any other handler gets a virtual thread.
+ * thread per request (see {@link KvHttpApi#dispatch}).
  *
  * <p>Why Netty rather than the JDK's {@code com.sun.net.httpserver}: profiles of the KV benchmark
  * showed the JDK server's per-exchange work (header normalization, a formatted Date header,
@@ -65,8 +64,8 @@ public final class KvHttpServer implements AutoCloseable {
         this.executor = executor;
     }
 
-    /** {@link #start(InetSocketAddress, HttpHandler, int)} with the default body limit. */
-    public static KvHttpServer start(InetSocketAddress address, HttpHandler api) throws IOException {
+    /** {@link #start(InetSocketAddress, KvHttpApi, int)} with the default body limit. */
+    public static KvHttpServer start(InetSocketAddress address, KvHttpApi api) throws IOException {
         return start(address, api, KvLimits.DEFAULT.bodyMaxBytes());
     }
 
@@ -74,15 +73,15 @@ public final class KvHttpServer implements AutoCloseable {
      * Binds {@code address} (port 0 picks a free port; see {@link #address()}) and starts serving;
      * bodies over {@code bodyMaxBytes} are refused with 413 before they reach the API.
      */
-    public static KvHttpServer start(InetSocketAddress address, HttpHandler api, int bodyMaxBytes) throws IOException {
+    public static KvHttpServer start(InetSocketAddress address, KvHttpApi api, int bodyMaxBytes) throws IOException {
         return start(address, api, bodyMaxBytes, null);
     }
 
     /**
-     * As {@link #start(InetSocketAddress, HttpHandler, int)}, serving HTTPS with {@code tls} (a server
+     * As {@link #start(InetSocketAddress, KvHttpApi, int)}, serving HTTPS with {@code tls} (a server
      * context), or plain HTTP if it is null. With TLS the port speaks nothing else.
      */
-    public static KvHttpServer start(InetSocketAddress address, HttpHandler api, int bodyMaxBytes, SslContext tls)
+    public static KvHttpServer start(InetSocketAddress address, KvHttpApi api, int bodyMaxBytes, SslContext tls)
             throws IOException {
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, Thread.ofPlatform().name("keel-http-", 0).daemon().factory(),
                 NioIoHandler.newFactory());
@@ -166,10 +165,10 @@ public final class KvHttpServer implements AutoCloseable {
 
     /** Hands each whole request to the API; reads the next one only after answering. */
     private static final class Dispatch extends SimpleChannelInboundHandler<FullHttpRequest> {
-        private final HttpHandler api;
+        private final KvHttpApi api;
         private final ExecutorService executor;
 
-        Dispatch(HttpHandler api, ExecutorService executor) {
+        Dispatch(KvHttpApi api, ExecutorService executor) {
             this.api = api;
             this.executor = executor;
         }
@@ -198,17 +197,7 @@ public final class KvHttpServer implements AutoCloseable {
                 ch.config().setAutoRead(true);
             });
             try {
-                if (api instanceof KvHttpApi kv) {
-                    kv.dispatch(ex, ch.eventLoop(), executor);
-                } else {
-                    executor.execute(() -> {
-                        try {
-                            api.handle(ex);
-                        } catch (IOException | RuntimeException e) {
-                            ex.close();
-                        }
-                    });
-                }
+                api.dispatch(ex, ch.eventLoop(), executor);
             } catch (java.util.concurrent.RejectedExecutionException e) {
                 ch.close(); // shutting down
             }
