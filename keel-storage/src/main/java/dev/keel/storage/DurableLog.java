@@ -106,6 +106,8 @@ public final class DurableLog implements RaftStorage, AutoCloseable {
     /** The active segment has bytes written since it was last forced. */
     private boolean activeDirty;
     private final ByteBuffer writeBuffer;
+    /** Writes zeros ahead of the active segment's records when syncing is on; null otherwise. */
+    private SegmentPreallocator preallocator;
     private final byte[] recordHeader = new byte[Format.RECORD_HEADER_BYTES];
     private final CRC32C crc = new CRC32C();
 
@@ -341,6 +343,8 @@ public final class DurableLog implements RaftStorage, AutoCloseable {
             if (cfg.sync()) {
                 Format.forceDirectory(dir); // a rename or deletion whose directory sync was cut short
                 Format.forceDirectory(snapDir);
+                preallocator = new SegmentPreallocator("keel-log-preallocate-" + cfg.nodeId());
+                if (active != null) preallocator.attach(active.channel, active.size, cfg.segmentBytes());
             }
             durableIndex = last;
             writtenHardState = hs;
@@ -633,8 +637,12 @@ public final class DurableLog implements RaftStorage, AutoCloseable {
             writeBuffer.put(recordHeader).put(data);
         } else { // larger than the whole buffer: write it directly
             ByteBuffer[] parts = {ByteBuffer.wrap(recordHeader), ByteBuffer.wrap(data)};
-            long left = recordBytes;
-            while (left > 0) left -= active.channel.write(parts);
+            if (preallocator != null) {
+                preallocator.write(active.channel, parts, activeFlushed);
+            } else {
+                long left = recordBytes;
+                while (left > 0) left -= active.channel.write(parts);
+            }
             activeFlushed += recordBytes;
         }
         active.size += recordBytes;
@@ -647,7 +655,13 @@ public final class DurableLog implements RaftStorage, AutoCloseable {
     private void flushWriteBuffer() throws IOException {
         if (writeBuffer.position() == 0) return;
         writeBuffer.flip();
-        while (writeBuffer.hasRemaining()) activeFlushed += active.channel.write(writeBuffer);
+        int n = writeBuffer.remaining();
+        if (preallocator != null) {
+            preallocator.write(active.channel, writeBuffer, activeFlushed);
+        } else {
+            while (writeBuffer.hasRemaining()) active.channel.write(writeBuffer);
+        }
+        activeFlushed += n;
         writeBuffer.clear();
     }
 
@@ -655,11 +669,17 @@ public final class DurableLog implements RaftStorage, AutoCloseable {
      * Starts a new segment whose first record will be {@code base}. The previous one is forced
      * first, so that a sealed segment never has a torn tail; the new one is created complete
      * (header written and forced under a temporary name, renamed, directory forced), so that a
-     * segment file never has a torn header.
+     * segment file never has a torn header. The sealed segment loses the zeros preallocated past
+     * its records, so that only the newest segment can end in zeros.
      */
     private void roll(long base) throws IOException {
+        if (preallocator != null) preallocator.detach();
         if (active != null) {
             flushWriteBuffer();
+            if (active.channel.size() > active.size) {
+                active.channel.truncate(active.size);
+                activeDirty = true;
+            }
             if (activeDirty && cfg.sync()) active.channel.force(false);
             activeDirty = false;
             durableIndex = Math.max(durableIndex, active.lastIndex);
@@ -687,6 +707,7 @@ public final class DurableLog implements RaftStorage, AutoCloseable {
         active = seg;
         activeFlushed = Format.SEGMENT_HEADER_BYTES;
         activeDirty = false;
+        if (preallocator != null) preallocator.attach(ch, activeFlushed, cfg.segmentBytes());
     }
 
     /**
@@ -697,6 +718,7 @@ public final class DurableLog implements RaftStorage, AutoCloseable {
      */
     private void truncateFrom(long first) throws IOException {
         if (active != null) flushWriteBuffer();
+        if (preallocator != null) preallocator.detach();
         int k = segmentSlot(first);
         Segment seg = segments.get(k);
         long position = index.position(first);
@@ -724,6 +746,7 @@ public final class DurableLog implements RaftStorage, AutoCloseable {
         index.truncateFrom(first);
         cache.truncateFrom(first);
         durableIndex = Math.min(durableIndex, first - 1);
+        if (preallocator != null) preallocator.attach(seg.channel, position, cfg.segmentBytes());
     }
 
     /** Deletes segments whose entries are all covered by the snapshot (keeping the newest if it ends exactly there). */
@@ -735,6 +758,7 @@ public final class DurableLog implements RaftStorage, AutoCloseable {
             boolean newest = segments.size() == 1;
             if (!(seg.lastIndex < s || (seg.lastIndex == s && !newest))) break;
             if (seg == active) {
+                if (preallocator != null) preallocator.detach();
                 active = null;
                 writeBuffer.clear();
                 activeDirty = false;
@@ -749,6 +773,7 @@ public final class DurableLog implements RaftStorage, AutoCloseable {
 
     /** Deletes every segment, newest first, so that a crash leaves a prefix of the log; then forces the directory. */
     private void discardAllSegments() throws IOException {
+        if (preallocator != null) preallocator.detach();
         writeBuffer.clear();
         active = null;
         activeDirty = false;
@@ -956,6 +981,11 @@ public final class DurableLog implements RaftStorage, AutoCloseable {
         return index.memoryBytes() + cache.memoryBytes();
     }
 
+    /** For tests: the background writer of zeros ahead of the active segment, or null when sync is off. */
+    SegmentPreallocator preallocator() {
+        return preallocator;
+    }
+
     /** The data directory. */
     public Path directory() {
         return dir;
@@ -967,10 +997,6 @@ public final class DurableLog implements RaftStorage, AutoCloseable {
     }
 
     /**
-     * Syncs (unless failed) and releases the files and the directory lock. Entries appended
-     * since the last sync are made durable here too.
-     */
-    /**
      * For tests and the simulator: stops as a killed process would, releasing the files and the
      * lock without flushing buffered writes or syncing. What was written but not synced may or may
      * not be there when the directory is opened again (here: whatever reached the file).
@@ -981,6 +1007,10 @@ public final class DurableLog implements RaftStorage, AutoCloseable {
         releaseResources();
     }
 
+    /**
+     * Syncs (unless failed) and releases the files and the directory lock. Entries appended
+     * since the last sync are made durable here too.
+     */
     @Override
     public void close() {
         if (closed) return;
@@ -993,6 +1023,7 @@ public final class DurableLog implements RaftStorage, AutoCloseable {
     }
 
     private void releaseResources() {
+        if (preallocator != null) preallocator.close(); // before the channels: it may be writing zeros
         for (Segment seg : segments) closeQuietly(seg.channel);
         try {
             if (lock.isValid()) lock.release();

@@ -90,6 +90,13 @@ final class SegmentScanner {
         long prevTerm = minTerm;
         while (pos < fileSize) {
             long left = fileSize - pos;
+            // Zeros from here to the end of the file are the preallocated space past the newest
+            // record (SegmentPreallocator), not a bad record. A record's index is never 0, so a
+            // zero index field is the cheap test before looking at the rest.
+            ensure(pos, (int) Math.min(left, Format.RECORD_HEADER_BYTES));
+            if ((left < Format.RECORD_HEADER_BYTES || buf.getLong((int) (pos - bufStart) + 8) == 0) && zerosFrom(pos)) {
+                return new Result(expected - 1, prevTerm, pos, fileSize, null);
+            }
             if (left < Format.RECORD_HEADER_BYTES) {
                 return bad(expected, prevTerm, pos, "truncated record header (" + left + " bytes before the end of the file)", false);
             }
@@ -129,6 +136,35 @@ final class SegmentScanner {
         return new Result(expected - 1, prevTerm, pos, fileSize, null);
     }
 
+    /** True if every byte of the file from {@code from} to its end is zero. */
+    private boolean zerosFrom(long from) throws IOException {
+        long p = from;
+        while (p < fileSize) {
+            int n = (int) Math.min(buf.capacity(), fileSize - p);
+            ensure(p, n);
+            int off = (int) (p - bufStart);
+            int i = 0;
+            for (; i + 8 <= n; i += 8) if (buf.getLong(off + i) != 0) return false;
+            for (; i < n; i++) if (buf.get(off + i) != 0) return false;
+            p += n;
+        }
+        return true;
+    }
+
+    /** Offset just after the last non-zero byte of the file (0 if it is all zeros). */
+    private long nonZeroEnd() throws IOException {
+        long end = fileSize;
+        while (end > 0) {
+            int n = (int) Math.min(buf.capacity(), end);
+            long p = end - n;
+            ensure(p, n);
+            int off = (int) (p - bufStart);
+            for (int i = n - 1; i >= 0; i--) if (buf.get(off + i) != 0) return p + i + 1;
+            end = p;
+        }
+        return 0;
+    }
+
     private Result bad(long expected, long prevTerm, long pos, String reason, boolean complete) {
         return new Result(expected - 1, prevTerm, pos, fileSize, new BadRecord(pos, reason, complete));
     }
@@ -143,7 +179,10 @@ final class SegmentScanner {
     long findValidRecordAfter(FileChannel channel, long from, long expectedIndex, long minTerm) throws IOException {
         start(channel);
         long maxIndex = expectedIndex + (fileSize - from) / Format.RECORD_HEADER_BYTES + 1;
-        for (long q = from + 1; q + Format.RECORD_HEADER_BYTES <= fileSize; q++) {
+        // A valid record's header holds its non-zero index, so none starts at or after the last
+        // non-zero byte: preallocated zeros at the end need not be searched byte by byte.
+        long searchEnd = nonZeroEnd();
+        for (long q = from + 1; q < searchEnd && q + Format.RECORD_HEADER_BYTES <= fileSize; q++) {
             ensure(q, Format.RECORD_HEADER_BYTES);
             int off = (int) (q - bufStart);
             long index = buf.getLong(off + 8);

@@ -86,18 +86,19 @@ final class TestFiles {
         return s.get(s.size() - 1);
     }
 
-    /** Start offsets of the records of a segment file, plus its size at the end. */
+    /** Start offsets of the records of a segment file, plus the end of its records (its size unless it ends in preallocated zeros). */
     static List<Long> recordOffsets(Path segment) {
         try {
             byte[] b = Files.readAllBytes(segment);
             ByteBuffer bb = ByteBuffer.wrap(b);
             List<Long> out = new ArrayList<>();
             int pos = Format.SEGMENT_HEADER_BYTES;
-            while (pos < b.length) {
+            // a zero index field is where records end and preallocated zeros begin
+            while (pos < b.length && !(pos + Format.RECORD_HEADER_BYTES <= b.length && bb.getLong(pos + 8) == 0)) {
                 out.add((long) pos);
                 pos += Format.RECORD_HEADER_BYTES + bb.getInt(pos);
             }
-            out.add((long) b.length);
+            out.add((long) Math.min(pos, b.length));
             return out;
         } catch (IOException e) {
             throw new UncheckedIOException(e);

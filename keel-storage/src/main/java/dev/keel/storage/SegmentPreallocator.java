@@ -1,0 +1,200 @@
+package dev.keel.storage;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * Keeps the active segment's file written with zeros a little ahead of the log's end, from a
+ * background thread, so that the appends the log syncs land on blocks the file already owns.
+ *
+ * <p><b>Why.</b> An {@code fdatasync} after an append that grows a file must also commit the new
+ * size and block allocation to the file system's journal; after a write into blocks already
+ * written and synced it flushes the data alone. On this project's ext4 machines that is about 275
+ * us against 190 us per sync (measured in the same run), and the commit path waits for a sync on
+ * the leader and on a follower. Writing zeros ahead and syncing them off the commit path moves the
+ * metadata work out of it. Recovery treats a run of zeros reaching the end of a segment as its
+ * clean end ({@link SegmentScanner}).
+ *
+ * <p><b>Safety.</b> The log thread writes its records at {@code [dataEnd, end)}; this thread writes
+ * zeros only at or after {@link #zeroEnd}, the end of what is written in the file (records or
+ * zeros), and only while holding {@link #lock}. A log write that stays below {@code zeroEnd} needs
+ * no lock: zeros are never written there again. A log write reaching past it (the log outran the
+ * zeros) takes the lock, so the two never overlap and zeros never overwrite a record. Switching or
+ * truncating the target file also happens under the lock.
+ *
+ * <p>Costs: each byte of the log is written twice (zeros, then the record), on a background
+ * thread and outside any sync the commit path waits for; up to {@link #AHEAD_BYTES} of disk per
+ * log beyond its records. A zero write or its sync failing stops preallocation (the log goes on
+ * without it, and its own next write or sync reports the disk's failure).
+ */
+final class SegmentPreallocator implements AutoCloseable {
+    /** Zeros are kept at least this far ahead of the log's end. */
+    static final long AHEAD_BYTES = 2 << 20;
+    /** One zero write (then one sync) extends the file by this much. */
+    static final int CHUNK_BYTES = 1 << 20;
+
+    private final Object lock = new Object();
+    /** The file being preallocated, or null. Written under lock. */
+    private volatile FileChannel channel;
+    /** Never preallocate past this (the segment's size limit). Written under lock. */
+    private volatile long limit;
+    /** Bytes [0, zeroEnd) of the channel's file are written (records or zeros). Written under lock. */
+    private volatile long zeroEnd;
+    /** End of the records the log thread has written. */
+    private volatile long dataEnd;
+    private final AtomicBoolean wanted = new AtomicBoolean();
+    private volatile boolean closed;
+    private volatile IOException failure;
+    /** Incremented after every finished round of work, for tests that wait for quiescence. */
+    private volatile long rounds;
+    private final ByteBuffer zeros = ByteBuffer.allocateDirect(CHUNK_BYTES);
+    private final Thread thread;
+
+    SegmentPreallocator(String name) {
+        thread = Thread.ofPlatform().daemon().name(name).start(this::run);
+    }
+
+    /**
+     * Makes {@code ch} the file to preallocate (null: none); its records end at {@code dataEnd} and
+     * everything in it up to its current size is written. Called by the log thread when the active
+     * segment changes, before it is truncated or closed.
+     */
+    void attach(FileChannel ch, long dataEnd, long limit) throws IOException {
+        synchronized (lock) {
+            channel = ch;
+            this.limit = limit;
+            this.dataEnd = dataEnd;
+            zeroEnd = ch == null ? 0 : ch.size();
+        }
+        wake(dataEnd);
+    }
+
+    /** Stops preallocating the current file; from now on nothing is written to it from here. */
+    void detach() {
+        synchronized (lock) {
+            channel = null;
+        }
+    }
+
+    /**
+     * Writes {@code buf} at the channel's position {@code at} for the log thread, taking the lock
+     * only if the write reaches past the zeros.
+     */
+    void write(FileChannel ch, ByteBuffer buf, long at) throws IOException {
+        long end = at + buf.remaining();
+        if (end <= zeroEnd) {
+            writeAll(ch, buf);
+        } else {
+            synchronized (lock) {
+                writeAll(ch, buf);
+                if (ch == channel && end > zeroEnd) zeroEnd = end;
+            }
+        }
+        wake(end);
+    }
+
+    /** As {@link #write(FileChannel, ByteBuffer, long)} for a record written in two parts. */
+    void write(FileChannel ch, ByteBuffer[] parts, long at) throws IOException {
+        long n = 0;
+        for (ByteBuffer b : parts) n += b.remaining();
+        long end = at + n;
+        if (end <= zeroEnd) {
+            writeAll(ch, parts, n);
+        } else {
+            synchronized (lock) {
+                writeAll(ch, parts, n);
+                if (ch == channel && end > zeroEnd) zeroEnd = end;
+            }
+        }
+        wake(end);
+    }
+
+    private static void writeAll(FileChannel ch, ByteBuffer buf) throws IOException {
+        while (buf.hasRemaining()) ch.write(buf);
+    }
+
+    private static void writeAll(FileChannel ch, ByteBuffer[] parts, long n) throws IOException {
+        long left = n;
+        while (left > 0) left -= ch.write(parts);
+    }
+
+    private void wake(long end) {
+        dataEnd = end;
+        if (zeroEnd - end < AHEAD_BYTES && failure == null && wanted.compareAndSet(false, true)) LockSupport.unpark(thread);
+    }
+
+    private void run() {
+        while (!closed) {
+            if (!wanted.getAndSet(false)) {
+                LockSupport.park(this);
+                continue;
+            }
+            try {
+                extend();
+            } catch (IOException e) {
+                failure = e;
+            }
+            rounds++;
+        }
+    }
+
+    /** Writes and syncs chunks of zeros until they reach AHEAD_BYTES past the records or the limit. */
+    private void extend() throws IOException {
+        while (!closed && failure == null) {
+            FileChannel ch;
+            synchronized (lock) {
+                ch = channel;
+                if (ch == null) return;
+                long from = zeroEnd;
+                long to = Math.min(from + CHUNK_BYTES, limit);
+                if (from - dataEnd >= AHEAD_BYTES || to <= from) return;
+                zeros.clear().limit((int) (to - from));
+                Format.writeFully(ch, zeros, from);
+                zeroEnd = to;
+            }
+            try {
+                ch.force(false); // outside the lock: the log thread's writes need not wait for it
+            } catch (java.nio.channels.ClosedChannelException e) {
+                return; // the log moved on (segment sealed, deleted or the log closed): nothing to do
+            }
+        }
+    }
+
+    /** The first error that stopped preallocation, or null. */
+    IOException failure() {
+        return failure;
+    }
+
+    /** For tests: waits until no work is pending (at most {@code millis}); true if so. */
+    boolean awaitIdle(long millis) throws InterruptedException {
+        long deadline = System.nanoTime() + millis * 1_000_000L;
+        while (System.nanoTime() < deadline) {
+            long r = rounds;
+            if (!wanted.get() && (zeroEnd - dataEnd >= AHEAD_BYTES || zeroEnd >= limit || channel == null || failure != null)) {
+                if (rounds == r) return true;
+            }
+            Thread.sleep(1);
+        }
+        return false;
+    }
+
+    /** Bytes of the current file known written (records or zeros). */
+    long zeroEnd() {
+        return zeroEnd;
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        detach();
+        LockSupport.unpark(thread);
+        try {
+            thread.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
