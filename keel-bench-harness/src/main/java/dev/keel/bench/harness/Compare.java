@@ -153,9 +153,10 @@ public final class Compare {
         long t0 = System.nanoTime();
         log.println("keel bench: results in " + out);
         Floor floor = Floor.measure(out.resolve("floor"));
-        log.printf(Locale.ROOT, "floor: 4 KiB write+fdatasync p50 %.0f us (p99 %.0f), synced 1 MiB writes %.0f MiB/s, loopback RTT p50 %.0f us, "
-                        + "second of three simultaneous syncs p50 %.0f us%n",
-                floor.fsyncMicrosP50(), floor.fsyncMicrosP99(), floor.syncedMiBPerSecond(), floor.rttMicrosP50(), floor.colocatedSyncMicrosP50());
+        log.printf(Locale.ROOT, "floor: 4 KiB append+fdatasync p50 %.0f us (p99 %.0f), 4 KiB overwrite+fdatasync p50 %.0f us, "
+                        + "synced 1 MiB writes %.0f MiB/s, loopback RTT p50 %.0f us, second of three simultaneous syncs p50 %.0f us%n",
+                floor.fsyncMicrosP50(), floor.fsyncMicrosP99(), floor.overwriteFsyncMicrosP50(), floor.syncedMiBPerSecond(),
+                floor.rttMicrosP50(), floor.colocatedSyncMicrosP50());
 
         List<Integer> sizes = quick ? List.of(1024) : List.of(64, 1024);
         String durableLoads = quick ? "closed-1,closed-256" : "closed-1,closed-16,closed-256,open-1000";

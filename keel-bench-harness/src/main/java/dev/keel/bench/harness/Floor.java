@@ -23,8 +23,12 @@ import java.util.concurrent.atomic.AtomicReference;
  * and one loopback TCP round trip. A replicated commit needs at least one sync (the leader's, in
  * parallel with the followers') and one round trip, so their sum bounds single-client latency.
  *
- * @param fsyncMicrosP50    median of a 4 KiB append + fdatasync
+ * @param fsyncMicrosP50    median of a 4 KiB append + fdatasync (the file grows: the sync also commits
+ *     the new size and block allocation to the file system's journal)
  * @param fsyncMicrosP99    99th percentile of the same
+ * @param overwriteFsyncMicrosP50 median of a 4 KiB write + fdatasync into a file whose blocks were
+ *     written and synced before: the cheapest durable write this disk offers, and what a log that
+ *     preallocates its segments (as Keel's does) pays
  * @param syncedMiBPerSecond bandwidth of 1 MiB appends, each followed by fdatasync
  * @param rttMicrosP50      median loopback TCP round trip of one byte
  * @param colocatedSyncMicrosP50 median, over rounds in which three threads each append 4 KiB to
@@ -33,23 +37,27 @@ import java.util.concurrent.atomic.AtomicReference;
  *     entry durably. Context for the single-client figure; the floor itself stays one sync plus one
  *     round trip
  */
-public record Floor(double fsyncMicrosP50, double fsyncMicrosP99, double syncedMiBPerSecond, double rttMicrosP50,
-                    double colocatedSyncMicrosP50) {
+public record Floor(double fsyncMicrosP50, double fsyncMicrosP99, double overwriteFsyncMicrosP50, double syncedMiBPerSecond,
+                    double rttMicrosP50, double colocatedSyncMicrosP50) {
 
-    /** The floor as the benchmark's goal defines it: one sync plus one round trip. */
+    /** One appending sync plus one round trip (the floor of earlier runs, kept for comparison). */
     public double floorMicros() {
         return fsyncMicrosP50 + rttMicrosP50;
     }
 
-    /** The same with the sync of three nodes sharing the disk (the second of three concurrent syncs). */
-    public double colocatedFloorMicros() {
-        return colocatedSyncMicrosP50 + rttMicrosP50;
+    /**
+     * The physical floor the goal is judged against: the cheaper of the two syncs plus one round
+     * trip. Keel's log preallocates, so the appending sync is not a floor for it.
+     */
+    public double strictFloorMicros() {
+        return Math.min(fsyncMicrosP50, overwriteFsyncMicrosP50) + rttMicrosP50;
     }
 
     public static Floor measure(Path dir) throws IOException {
         Files.createDirectories(dir);
         Path file = dir.resolve("floor.dat");
         double[] fsync = new double[300];
+        double[] overwrite = new double[300];
         double mibPerSecond;
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING)) {
@@ -70,12 +78,21 @@ public record Floor(double fsyncMicrosP50, double fsyncMicrosP99, double syncedM
                 ch.force(false);
             }
             mibPerSecond = chunks / ((System.nanoTime() - t) / 1e9);
+            // The file now holds 64 MiB written and synced: overwrite its start, 4 KiB at a time.
+            for (int i = 0; i < overwrite.length; i++) {
+                small.clear();
+                long s = System.nanoTime();
+                ch.write(small, (long) i * small.capacity());
+                ch.force(false);
+                overwrite[i] = (System.nanoTime() - s) / 1000.0;
+            }
         } finally {
             Files.deleteIfExists(file);
         }
         Arrays.sort(fsync);
-        return new Floor(fsync[fsync.length / 2], fsync[(int) (fsync.length * 0.99)], mibPerSecond, loopbackRtt(),
-                colocatedSync(dir));
+        Arrays.sort(overwrite);
+        return new Floor(fsync[fsync.length / 2], fsync[(int) (fsync.length * 0.99)], overwrite[overwrite.length / 2], mibPerSecond,
+                loopbackRtt(), colocatedSync(dir));
     }
 
     /** See {@link #colocatedSyncMicrosP50}: 300 rounds of three simultaneous 4 KiB appends + fdatasync. */

@@ -19,7 +19,8 @@ class FloorTest {
         assertThat(f.rttMicrosP50()).isPositive();
         assertThat(f.colocatedSyncMicrosP50()).isPositive();
         assertThat(f.floorMicros()).isEqualTo(f.fsyncMicrosP50() + f.rttMicrosP50());
-        assertThat(f.colocatedFloorMicros()).isEqualTo(f.colocatedSyncMicrosP50() + f.rttMicrosP50());
+        assertThat(f.overwriteFsyncMicrosP50()).isPositive();
+        assertThat(f.strictFloorMicros()).isEqualTo(Math.min(f.fsyncMicrosP50(), f.overwriteFsyncMicrosP50()) + f.rttMicrosP50());
         try (Stream<Path> left = Files.list(dir.resolve("floor"))) {
             assertThat(left).as("scratch files removed").isEmpty();
         }
