@@ -48,22 +48,28 @@ public final class ExplorerServer implements AutoCloseable {
     private final ExecutorService executor;
     private final ObjectMapper json = new ObjectMapper();
     private final Object lock = new Object();
-    private Session session = Session.standard();
+    private Session session;
 
-    private ExplorerServer(HttpServer http, ExecutorService executor) {
+    private ExplorerServer(HttpServer http, ExecutorService executor, Session session) {
         this.http = http;
         this.executor = executor;
+        this.session = session;
     }
 
-    /** Starts a server on host:port (port 0 picks a free one). */
+    /** Starts a server on host:port (port 0 picks a free one) with a fresh 3-node cluster. */
     public static ExplorerServer start(String host, int port) throws IOException {
+        return start(host, port, Session.standard());
+    }
+
+    /** Starts a server on host:port (port 0 picks a free one) showing {@code session} first. */
+    public static ExplorerServer start(String host, int port, Session session) throws IOException {
         HttpServer http = HttpServer.create(new InetSocketAddress(host, port), 64);
         ExecutorService executor = Executors.newFixedThreadPool(4, r -> {
             Thread t = new Thread(r, "keel-explorer-http");
             t.setDaemon(true);
             return t;
         });
-        ExplorerServer server = new ExplorerServer(http, executor);
+        ExplorerServer server = new ExplorerServer(http, executor, session);
         http.createContext("/", server::handle);
         http.setExecutor(executor);
         http.start();
