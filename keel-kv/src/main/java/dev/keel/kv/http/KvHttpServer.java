@@ -163,6 +163,9 @@ public final class KvHttpServer implements AutoCloseable {
         }
     }
 
+    /** Marks a connection given over to {@code /v1/status/stream}. */
+    private static final io.netty.util.AttributeKey<Boolean> STREAMING = io.netty.util.AttributeKey.valueOf("keel.statusStream");
+
     /** Hands each whole request to the API; reads the next one only after answering. */
     private static final class Dispatch extends SimpleChannelInboundHandler<FullHttpRequest> {
         private final KvHttpApi api;
@@ -187,6 +190,17 @@ public final class KvHttpServer implements AutoCloseable {
                 uri = new URI(req.uri());
             } catch (java.net.URISyntaxException e) {
                 badRequest(ch, "bad request target");
+                return;
+            }
+            if (ch.hasAttr(STREAMING)) {
+                ch.close(); // a request on a connection that carries an event stream: nothing to answer it with
+                return;
+            }
+            if (req.method() == io.netty.handler.codec.http.HttpMethod.GET && StatusStream.PATH.equals(uri.getPath())) {
+                // Server-sent events: the response never ends, so it is written to the channel
+                // directly rather than through an exchange. Reading stays on to notice the close.
+                ch.attr(STREAMING).set(Boolean.TRUE);
+                api.statusStream().serve(ch);
                 return;
             }
             Headers headers = new Headers();
