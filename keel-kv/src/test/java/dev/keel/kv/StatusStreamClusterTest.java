@@ -72,6 +72,7 @@ class StatusStreamClusterTest {
         final List<JsonNode> events = new CopyOnWriteArrayList<>();
         final List<Long> arrivedNanos = new CopyOnWriteArrayList<>();
         final HttpResponse<Stream<String>> response;
+        volatile boolean ended;
 
         Events(int node) throws Exception {
             HttpRequest req = HttpRequest.newBuilder(URI.create(httpMembers.get(node) + "/v1/status/stream"))
@@ -89,8 +90,9 @@ class StatusStreamClusterTest {
                         }
                     }
                 } catch (Exception e) {
-                    // The stream ended (the node stopped, or the test closed it).
+                    // The stream broke (the node stopped, or the test closed it).
                 }
+                ended = true;
             });
         }
 
@@ -150,6 +152,7 @@ class StatusStreamClusterTest {
         // Failover: the leader stops; the others' streams report the new leader and the change.
         long oldTerm = leaderView.get("term").asLong();
         servers.remove(leader).close();
+        KvTestSupport.await("the stopped leader's stream ends", DEADLINE, () -> ls.ended);
         int newLeader = KvTestSupport.awaitLeader(servers, DEADLINE);
         for (int id : servers.keySet()) {
             JsonNode e = streams.get(id).await("n" + id + " reports the new leader " + newLeader,

@@ -78,7 +78,9 @@ function render(s) {
   const v = $('violation');
   v.hidden = !s.violation;
   if (s.violation) {
-    v.textContent = `${s.violation.property} broken at step ${s.violation.step} (${s.violation.action}): ${s.violation.message}`;
+    // The checker's message starts with the property's name already.
+    v.textContent = `Broken at step ${s.violation.step} (${s.violation.action}): ${s.violation.message}`
+      + ' — stopped; step back (◀) or start a new cluster.';
     setPlaying(false);
   }
   const leader = s.nodes.filter((n) => n.role === 'LEADER').map((n) => 'n' + n.id + ' (term ' + n.term + ')');

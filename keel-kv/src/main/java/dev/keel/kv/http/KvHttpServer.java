@@ -57,11 +57,13 @@ public final class KvHttpServer implements AutoCloseable {
     private final EventLoopGroup group;
     private final Channel server;
     private final ExecutorService executor;
+    private final KvHttpApi api;
 
-    private KvHttpServer(EventLoopGroup group, Channel server, ExecutorService executor) {
+    private KvHttpServer(EventLoopGroup group, Channel server, ExecutorService executor, KvHttpApi api) {
         this.group = group;
         this.server = server;
         this.executor = executor;
+        this.api = api;
     }
 
     /** {@link #start(InetSocketAddress, KvHttpApi, int)} with the default body limit. */
@@ -109,7 +111,7 @@ public final class KvHttpServer implements AutoCloseable {
                         }
                     })
                     .bind(address).syncUninterruptibly().channel();
-            return new KvHttpServer(group, ch, executor);
+            return new KvHttpServer(group, ch, executor, api);
         } catch (RuntimeException e) {
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
             executor.shutdownNow();
@@ -124,6 +126,7 @@ public final class KvHttpServer implements AutoCloseable {
     @Override
     public void close() {
         server.close().syncUninterruptibly();
+        api.statusStream().closeAll();
         executor.shutdown();
         try {
             executor.awaitTermination(1, TimeUnit.SECONDS);

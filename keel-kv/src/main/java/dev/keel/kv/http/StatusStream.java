@@ -57,6 +57,8 @@ final class StatusStream {
     private final Consensus consensus;
     private final ObjectMapper json = new ObjectMapper();
     private final AtomicInteger open = new AtomicInteger();
+    /** The connections streaming now, closed by {@link #closeAll()} when the server stops. */
+    private final java.util.Set<Channel> channels = java.util.concurrent.ConcurrentHashMap.newKeySet();
     /** Guarded by itself; written by the Raft event loop's leader listener. */
     private final ArrayDeque<long[]> leaderChanges = new ArrayDeque<>(); // {term, leader, atMillis}
 
@@ -146,10 +148,21 @@ final class StatusStream {
         ch.writeAndFlush(chunk("retry: " + RETRY_MS + "\n\n"));
         Pusher pusher = new Pusher(ch);
         ScheduledFuture<?> task = ch.eventLoop().scheduleAtFixedRate(pusher, 0, INTERVAL_MS, TimeUnit.MILLISECONDS);
+        channels.add(ch);
         ch.closeFuture().addListener(f -> {
             task.cancel(false);
+            channels.remove(ch);
             open.decrementAndGet();
         });
+    }
+
+    /**
+     * Ends every open stream (the server is stopping). Stopping the event loops alone leaves the
+     * sockets open, and a browser would wait on a stream that never speaks again instead of
+     * reconnecting elsewhere.
+     */
+    void closeAll() {
+        for (Channel ch : channels) ch.close().syncUninterruptibly();
     }
 
     private static DefaultHttpContent chunk(String text) {
