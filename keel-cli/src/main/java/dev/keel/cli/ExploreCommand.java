@@ -2,6 +2,7 @@ package dev.keel.cli;
 
 import dev.keel.explorer.Action;
 import dev.keel.explorer.ExplorerServer;
+import dev.keel.explorer.SeedTrace;
 import dev.keel.explorer.Session;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -38,6 +39,14 @@ final class ExploreCommand implements Callable<Integer> {
             + "per line (as the page's Export button writes it).")
     Path history;
 
+    @Option(names = "--seed", description = "Show this seed of the randomized simulator (as `keel sim --seed N` "
+            + "runs it, e.g. one it reported failing) to scrub through, event by event.")
+    Long seed;
+
+    @Option(names = "--nodes", description = "With --seed: the cluster size `keel sim --nodes` was given (0: the seed's "
+            + "choice; default: ${DEFAULT-VALUE}).")
+    int nodes = 0;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -65,6 +74,14 @@ final class ExploreCommand implements Callable<Integer> {
             server = ExplorerServer.start(host, port, session);
         } catch (IOException e) {
             throw usage("cannot listen on " + host + ":" + port + ": " + e.getMessage());
+        }
+        if (seed != null) {
+            try {
+                server.showSeed(SeedTrace.parse("seed " + seed + " nodes=" + nodes));
+            } catch (IllegalArgumentException e) {
+                server.close();
+                throw usage("--seed: " + e.getMessage());
+            }
         }
         PrintWriter out = spec.commandLine().getOut();
         out.println("Keel Explorer: " + server.url() + "  (Ctrl-C to stop)");

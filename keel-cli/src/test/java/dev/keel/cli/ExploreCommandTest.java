@@ -67,5 +67,8 @@ class ExploreCommandTest {
         r = KeelCliTest.run("explore", "--cluster", "cluster 12");
         assertThat(r.exit()).isEqualTo(2);
         assertThat(r.err()).contains("--cluster: cluster size 12 outside 1..7");
+        r = KeelCliTest.run("explore", "--port", "0", "--seed", "3", "--nodes", "9");
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err()).contains("--seed: nodes `nodes=9`: 0 (the seed chooses) or 1..7");
     }
 }

@@ -26,6 +26,8 @@ import java.util.concurrent.Executors;
  * POST /api/replay           body: a history's text; replaces the session (400 names the bad line)
  * POST /api/seek?step=K      goes to step K of the history (0..length), replaying from the start
  * POST /api/reset            body: a header line, e.g. `cluster 5 voters=3 seed=7`; a fresh session
+ * POST /api/seed             body: `seed N [nodes=K] [ticks=T]`: a seed of the randomized simulator
+ *                            (as `bin/keel sim --seed N` runs it) to scrub through with seek; read-only
  * </pre>
  *
  * <p>Threading: requests run on a small pool; the session is used under one lock, so actions
@@ -49,6 +51,8 @@ public final class ExplorerServer implements AutoCloseable {
     private final ObjectMapper json = new ObjectMapper();
     private final Object lock = new Object();
     private Session session;
+    /** Non-null while a simulator seed is shown instead of the session. */
+    private SeedTrace trace;
 
     private ExplorerServer(HttpServer http, ExecutorService executor, Session session) {
         this.http = http;
@@ -109,7 +113,7 @@ public final class ExplorerServer implements AutoCloseable {
                 Map<String, Object> body = new LinkedHashMap<>();
                 body.put("error", e.getMessage());
                 synchronized (lock) {
-                    body.put("state", session.state());
+                    body.put("state", state());
                 }
                 sendJson(ex, 400, body);
             } catch (RuntimeException e) {
@@ -121,7 +125,7 @@ public final class ExplorerServer implements AutoCloseable {
     private void api(HttpExchange ex, String method, String route) throws IOException {
         String expected = switch (route) {
             case "state", "history" -> "GET";
-            case "action", "replay", "seek", "reset" -> "POST";
+            case "action", "replay", "seek", "reset", "seed" -> "POST";
             default -> null;
         };
         if (expected == null) {
@@ -137,18 +141,52 @@ public final class ExplorerServer implements AutoCloseable {
             switch (route) {
                 case "state" -> {}
                 case "history" -> {
-                    send(ex, 200, "text/plain; charset=utf-8", session.historyText().getBytes(StandardCharsets.UTF_8));
+                    String text = trace != null ? "# " + trace.result().line() + "\n" + trace.header() + "\n"
+                            : session.historyText();
+                    send(ex, 200, "text/plain; charset=utf-8", text.getBytes(StandardCharsets.UTF_8));
                     return;
                 }
-                case "action" -> body.put("outcome", session.apply(oneLine(readBody(ex))));
-                case "replay" -> session = Session.replay(readBody(ex));
-                case "seek" -> session.seek(intParam(ex.getRequestURI(), "step"));
-                case "reset" -> session = new Session(Action.Header.parse(oneLine(readBody(ex))));
+                case "action" -> {
+                    if (trace != null) {
+                        throw new IllegalStateException("a simulator seed's run is read-only: scrub through it, "
+                                + "or start a new cluster to act");
+                    }
+                    body.put("outcome", session.apply(oneLine(readBody(ex))));
+                }
+                case "replay" -> {
+                    session = Session.replay(readBody(ex));
+                    trace = null;
+                }
+                case "seek" -> {
+                    long step = longParam(ex.getRequestURI(), "step");
+                    if (trace != null) {
+                        trace.seek(step);
+                    } else {
+                        if (step > Integer.MAX_VALUE) throw new IllegalArgumentException("step " + step + " outside the history");
+                        session.seek((int) step);
+                    }
+                }
+                case "reset" -> {
+                    session = new Session(Action.Header.parse(oneLine(readBody(ex))));
+                    trace = null;
+                }
+                case "seed" -> trace = SeedTrace.parse(oneLine(readBody(ex)));
                 default -> throw new IllegalStateException(route);
             }
-            body.put("state", session.state());
+            body.put("state", state());
         }
         sendJson(ex, 200, body);
+    }
+
+    private Map<String, Object> state() {
+        return trace != null ? trace.state() : session.state();
+    }
+
+    /** Shows a simulator seed first (as {@code bin/keel explore --seed N} does). */
+    public void showSeed(SeedTrace seedTrace) {
+        synchronized (lock) {
+            trace = seedTrace;
+        }
     }
 
     private static String oneLine(String body) {
@@ -158,14 +196,14 @@ public final class ExplorerServer implements AutoCloseable {
         return s;
     }
 
-    private static int intParam(URI uri, String name) {
+    private static long longParam(URI uri, String name) {
         String q = uri.getRawQuery();
         if (q != null) {
             for (String kv : q.split("&")) {
                 String[] p = kv.split("=", 2);
                 if (p[0].equals(name) && p.length == 2) {
                     try {
-                        return Integer.parseInt(p[1]);
+                        return Long.parseLong(p[1]);
                     } catch (NumberFormatException e) {
                         throw new IllegalArgumentException(name + " `" + p[1] + "` is not a number");
                     }

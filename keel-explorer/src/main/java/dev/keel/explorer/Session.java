@@ -367,16 +367,26 @@ public final class Session {
     private static final Pattern ENTRY_REF = Pattern.compile("\\b(\\d+)/(\\d+)\\b");
 
     private Violation violation(String property, String message, Action action) {
+        return violation(property, message, step, action.toString(), cluster.size());
+    }
+
+    /** A violation from a checker's message ("Property: detail"), with the nodes and entries it names. */
+    static Violation violationOf(String message, int step, String action, int size) {
+        int colon = message.indexOf(':');
+        return violation(colon > 0 ? message.substring(0, colon) : "Violation", message, step, action, size);
+    }
+
+    private static Violation violation(String property, String message, int step, String action, int size) {
         TreeSet<Integer> nodes = new TreeSet<>();
         Matcher m = NODE_REF.matcher(message);
         while (m.find()) {
             int id = Integer.parseInt(m.group(1));
-            if (id >= 1 && id <= cluster.size()) nodes.add(id);
+            if (id >= 1 && id <= size) nodes.add(id);
         }
         List<String> entries = new ArrayList<>();
         Matcher e = ENTRY_REF.matcher(message);
         while (e.find()) entries.add(e.group(1) + "/" + e.group(2));
-        return new Violation(property, message, step, action.toString(), List.copyOf(nodes), List.copyOf(entries));
+        return new Violation(property, message, step, action, List.copyOf(nodes), List.copyOf(entries));
     }
 
     private List<String> snapshotLines() {
@@ -489,7 +499,7 @@ public final class Session {
         return n;
     }
 
-    private static Map<String, Object> entryState(Entry e) {
+    static Map<String, Object> entryState(Entry e) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("index", e.index());
         m.put("term", e.term());

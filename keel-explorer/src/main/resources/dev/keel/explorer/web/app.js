@@ -53,6 +53,11 @@ function setPlaying(on) {
     playing = setInterval(async () => {
       if (busy) return;
       if (state && state.violation) { setPlaying(false); return; }
+      if (state && state.mode === 'seed') {
+        if (state.step >= state.historyLength) { setPlaying(false); return; }
+        await seek(state.step + 1);
+        return;
+      }
       const done = await act(nextEventLine());
       if (done === null) setPlaying(false);
     }, 1000 / perSecond);
@@ -160,11 +165,36 @@ function renderPanels(s) {
 function renderHistory(s) {
   const scrub = $('scrub');
   scrub.max = s.historyLength;
-  scrub.value = s.step;
-  $('step-label').textContent = `step ${s.step} of ${s.historyLength}`;
-  const text = [s.header, ...s.history].join('\n') + '\n';
+  if (seekPending === null) scrub.value = s.step;
+  const seedMode = s.mode === 'seed';
+  $('step-label').textContent = seedMode ? `${s.header}: event ${s.step} of ${s.historyLength} (t=${s.time})`
+    : `step ${s.step} of ${s.historyLength}`;
+  $('seed-result').textContent = seedMode ? s.result : '';
+  $('to-violation').hidden = !(seedMode && s.violationAtEvent >= 0);
+  document.body.classList.toggle('seed-mode', seedMode);
+  // A seed's run has no action history: show its last events instead.
+  const text = seedMode ? s.log.join('\n') + '\n' : [s.header, ...s.history].join('\n') + '\n';
   // Leave the text alone while someone edits it.
   if (document.activeElement !== $('history')) $('history').value = text;
+}
+
+// Seeking replays from the start on the server, which takes a while deep into a long seed: while
+// one seek is under way, only the latest position asked for is sent next.
+let seekPending = null;
+let seeking = false;
+async function seek(k) {
+  seekPending = k;
+  if (seeking) return;
+  seeking = true;
+  try {
+    while (seekPending !== null) {
+      const target = seekPending;
+      seekPending = null;
+      await api('POST', 'seek?step=' + target);
+    }
+  } finally {
+    seeking = false;
+  }
 }
 
 // ---------------------------------------------------------------- node clicks and drags
@@ -240,7 +270,8 @@ function partitionAfterDrop(id, p) {
 function wire() {
   $('play').onclick = () => setPlaying(!playing);
   $('speed').onchange = () => { if (playing) setPlaying(true); };
-  $('step').onclick = () => act(nextEventLine());
+  $('step').onclick = () => (state && state.mode === 'seed' ? seek(Math.min(state.step + 1, state.historyLength))
+    : act(nextEventLine()));
   $('tick').onclick = () => act('tick');
   $('deliver-all').onclick = () => act('deliver all');
   $('heal').onclick = () => act('heal');
@@ -260,9 +291,11 @@ function wire() {
     e.preventDefault();
     if (await act($('action').value) !== null) $('action').value = '';
   };
-  $('scrub').oninput = () => api('POST', 'seek?step=' + $('scrub').value);
-  $('back').onclick = () => state && state.step > 0 && api('POST', 'seek?step=' + (state.step - 1));
-  $('forward').onclick = () => state && state.step < state.historyLength && api('POST', 'seek?step=' + (state.step + 1));
+  $('scrub').oninput = () => seek(Number($('scrub').value));
+  $('back').onclick = () => state && state.step > 0 && seek(state.step - 1);
+  $('forward').onclick = () => state && state.step < state.historyLength && seek(state.step + 1);
+  $('load-seed').onclick = () => { setPlaying(false); api('POST', 'seed', $('seed-spec').value); };
+  $('to-violation').onclick = () => state && seek(state.violationAtEvent);
   $('replay').onclick = () => { setPlaying(false); api('POST', 'replay', $('history').value); $('history').blur(); };
   $('reset').onclick = () => { setPlaying(false); selectedNode = null; api('POST', 'reset', $('header').value); };
   $('export').onclick = async () => {
