@@ -158,6 +158,18 @@ class ExplorerBrowserTest {
         waitUpTo(5).until(d -> d.findElement(By.id("play")).getText().contains("Play"));
         shot("03-partitioned-new-leader");
 
+        // Dragging a node out of the ring puts it in a group of its own; to the centre heals.
+        int before = step();
+        new org.openqa.selenium.interactions.Actions(driver).dragAndDropBy(node(3), 120, 80).perform();
+        waitUpTo(10).until(d -> step() == before + 1);
+        assertThat(driver.findElement(By.id("history")).getAttribute("value")).endsWith("\npartition 1|2|3\n");
+        WebElement ring = driver.findElement(By.id("ring"));
+        new org.openqa.selenium.interactions.Actions(driver).clickAndHold(node(2))
+                .moveToElement(ring, 0, 0).release().perform();
+        waitUpTo(10).until(d -> step() == before + 2);
+        assertThat(driver.findElement(By.id("history")).getAttribute("value")).endsWith("\nheal\n");
+        assertThat(driver.findElements(By.cssSelector("#ring line.link.cut"))).isEmpty();
+
         // The history shows what was done, one action per line, and scrubbing back works.
         String history = driver.findElement(By.id("history")).getAttribute("value");
         assertThat(history).startsWith("cluster 3 seed=1\ntimeout 1\ndeliver ").contains("\npartition 1|2,3\n");

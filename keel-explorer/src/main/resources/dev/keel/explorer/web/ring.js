@@ -132,6 +132,7 @@ export function drawRing(svg, nodes, messages, opts = {}) {
         place(g, x, y);
       }
       g.dataset.type = m.label;
+      g.dataset.to = m.to;
       g.classList.toggle('selected', opts.selectedMessage === m.id);
       g.classList.toggle('partitioned', !!m.partitioned);
       g.querySelector('circle').setAttribute('fill', termColor(m.term));
@@ -140,7 +141,14 @@ export function drawRing(svg, nodes, messages, opts = {}) {
     });
   }
   for (const g of [...msgs.querySelectorAll('g.msg')]) {
-    if (!seenMsgs.has(g.dataset.msgId)) g.remove();
+    if (seenMsgs.has(g.dataset.msgId) || g.classList.contains('leaving')) continue;
+    // Gone from the network: delivered (or dropped) at its receiver. Move it there, fading, then
+    // remove it; with transitions off (body.still) it goes at once.
+    const to = pos.get(Number(g.dataset.to));
+    if (!to || document.body.classList.contains('still')) { g.remove(); continue; }
+    g.classList.add('leaving');
+    place(g, to.x, to.y);
+    setTimeout(() => g.remove(), 400);
   }
 }
 
