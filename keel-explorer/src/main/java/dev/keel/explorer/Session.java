@@ -60,6 +60,8 @@ public final class Session {
     private final Deque<String> leaderChanges = new ArrayDeque<>();
     /** leaderOfTerm seen so far in this rebuild, to report each new leader once. */
     private final Map<Long, Integer> leadersSeen = new LinkedHashMap<>();
+    /** The highest message id seen in flight after an action, to count the messages the next one sends. */
+    private long highestIdSeen;
 
     public Session(Action.Header header) {
         this.header = header;
@@ -399,8 +401,6 @@ public final class Session {
         return out;
     }
 
-    /** The highest message id seen in flight after an action, to count the messages the next one sends. */
-    private long highestIdSeen;
 
     private void noteLeaders() {
         for (int id = 1; id <= cluster.size(); id++) {
