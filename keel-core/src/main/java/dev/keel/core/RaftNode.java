@@ -1203,6 +1203,20 @@ public final class RaftNode {
     /** Bytes of this leader's entries not yet committed (0 on followers). */
     public long uncommittedBytes() { return uncommittedBytes; }
 
+    /**
+     * Ticks since the election timer was last reset, for status pages and the explorer's timer
+     * arcs. On a follower or candidate it counts towards {@link #randomizedElectionTimeoutTicks()};
+     * on a leader it counts towards the check-quorum deadline, {@code config().electionTimeoutTicks()}.
+     */
+    public int electionElapsedTicks() { return electionElapsed; }
+
+    /**
+     * The election timeout drawn for this term (§5.2: randomized in [electionTimeoutTicks,
+     * 2 * electionTimeoutTicks) so that split votes are rare); a follower campaigns once
+     * {@link #electionElapsedTicks()} reaches it.
+     */
+    public int randomizedElectionTimeoutTicks() { return randomizedElectionTimeout; }
+
     /** Term of the entry at index, or -1 when this node has no such entry. */
     public long term(long index) {
         return log.term(index);

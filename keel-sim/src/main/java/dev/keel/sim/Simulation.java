@@ -173,6 +173,26 @@ public final class Simulation {
         return new Simulation(seed, options).run();
     }
 
+    /** Trace lines a {@link #frameAt} frame keeps when the options ask for none. */
+    static final int FRAME_TRACE_LINES = 40;
+    /** Stop after this many events ({@link #frameAt}); MAX_VALUE runs to the end. */
+    private long stopAt = Long.MAX_VALUE;
+    private SimFrame frame;
+
+    /**
+     * Runs a seed again from the start up to {@code event} events (or until it ends) and returns the
+     * state there: the explorer scrubs through a seed's run this way. The seed decides everything,
+     * so frames of one seed and options are consistent with each other and with {@link #run}.
+     */
+    public static SimFrame frameAt(long seed, SimOptions options, long event) {
+        if (event < 0) throw new IllegalArgumentException("event " + event + " < 0");
+        // The trace is only recorded, never consulted: keeping more or fewer lines changes no decision.
+        Simulation s = new Simulation(seed, options.traceLines() > 0 ? options : options.withTraceLines(FRAME_TRACE_LINES));
+        s.stopAt = event;
+        s.run();
+        return s.frame;
+    }
+
     private SimResult run() {
         String violation = null;
         try {
@@ -187,6 +207,7 @@ public final class Simulation {
             long livenessUnits = (long) options.livenessTicks() * TICK_UNITS;
             long deadline = healAt + livenessUnits;
             while (true) {
+                if (events >= stopAt) break; // a frame: the state after stopAt events
                 Event e = queue.poll();
                 if (e == null) throw new SafetyViolation("Simulator", "event queue ran dry");
                 if (e.time > deadline) {
@@ -215,6 +236,7 @@ public final class Simulation {
                     }
                 }
             }
+            if (events >= stopAt) throw new StoppedForFrame();
             CheckResult lin = LinearizabilityChecker.check(new RegisterModel(), history, 5_000_000);
             if (lin.verdict() == dev.keel.sim.lin.Verdict.ILLEGAL) {
                 throw new SafetyViolation("Linearizability", "key " + lin.failingKey() + "\n" + lin.explanation());
@@ -223,12 +245,52 @@ public final class Simulation {
             violation = v.getMessage();
         } catch (InvariantViolation v) {
             violation = "CoreInvariant: " + v.getMessage();
+        } catch (StoppedForFrame stopped) {
+            // frameAt: the run stopped before its end on purpose; nothing is checked at the end.
         }
+        if (stopAt != Long.MAX_VALUE) frame = captureFrame(violation);
         for (SimNode node : nodes) node.disk.close();
         if (tempDir != null) tempDir.toFile().delete();
         return new SimResult(seed, digest.value(), n, events, checker.leaderTerms(), checker.maxCommitted(), opsOk,
                 opsInfo, crashes, partitions, snapshotsTaken, snapshotsInstalled, membershipChanges, violation, violation == null ? -1 : events,
                 trace == null ? List.of() : List.copyOf(trace));
+    }
+
+    /** Thrown to skip the end-of-run checks when a frame stopped the run early. */
+    private static final class StoppedForFrame extends RuntimeException {
+        StoppedForFrame() {
+            super(null, null, false, false);
+        }
+    }
+
+    private SimFrame captureFrame(String violation) {
+        List<SimFrame.NodeView> views = new ArrayList<>();
+        for (SimNode nd : nodes) {
+            List<Integer> reaches = new ArrayList<>();
+            for (int o = 0; o < n; o++) if (o == nd.id - 1 || !blocked[nd.id - 1][o]) reaches.add(o + 1);
+            RaftNode r = nd.raft;
+            if (r == null) {
+                views.add(new SimFrame.NodeView(nd.id, false, "DOWN", 0, 0, 0, 0, 0, 0, 0, List.of(), reaches, Map.of()));
+                continue;
+            }
+            List<Entry> log = new ArrayList<>();
+            for (long i = Math.max(r.firstIndex(), r.lastIndex() - SimFrame.LOG_ENTRIES_MAX + 1); i <= r.lastIndex(); i++) {
+                log.add(r.entry(i));
+            }
+            int timeout = r.role() == dev.keel.core.Role.LEADER ? r.config().electionTimeoutTicks()
+                    : r.randomizedElectionTimeoutTicks();
+            views.add(new SimFrame.NodeView(nd.id, true, r.role().name(), r.currentTerm(), r.votedFor(), r.leaderId(),
+                    r.commitIndex(), r.lastApplied(), r.electionElapsedTicks(), timeout, List.copyOf(log), reaches,
+                    Map.copyOf(nd.kv)));
+        }
+        List<Event> pending = new ArrayList<>();
+        for (Event e : queue) if (e.kind == Kind.DELIVER) pending.add(e);
+        pending.sort((a, b) -> a.time != b.time ? Long.compare(a.time, b.time) : Long.compare(a.seq, b.seq));
+        List<SimFrame.InFlightView> messages = new ArrayList<>();
+        for (Event e : pending) messages.add(new SimFrame.InFlightView(e.seq, e.time, (Message) e.payload));
+        boolean ended = violation != null || events < stopAt;
+        return new SimFrame(seed, events, now, violation, ended, trace == null ? List.of() : List.copyOf(trace),
+                List.copyOf(views), List.copyOf(messages));
     }
 
     // ---------------------------------------------------------------- events

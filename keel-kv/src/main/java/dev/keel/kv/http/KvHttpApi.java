@@ -67,6 +67,7 @@ import org.slf4j.LoggerFactory;
  *                              {"revision","more","encoding","items":[{"key","value","createRevision",
  *                              "modRevision","version"}]}
  * GET    /v1/status            this node's id, role, term, leader, indexes, members, KV counters
+ * GET    /v1/status/stream     the same as server-sent events, pushed on change (see StatusStream)
  * GET    /v1/members           {"voters":[..],"learners":[..],"outgoing":[..],"leader":N,
  *                              "members":[{"id","peer":"host:port","http":"http://..","role":"voter|learner"}]}
  *                              (this node's latest configuration; "outgoing" is non-empty only while joint)
@@ -157,6 +158,7 @@ public final class KvHttpApi implements HttpHandler {
     private final HttpClient forwardClient;
     private final ObjectMapper json = new ObjectMapper();
     private final List<LeaderWaiter> leaderWaiters = new CopyOnWriteArrayList<>();
+    private final StatusStream statusStream;
 
     /** A leadership transfer waiting for {@code target} to lead. */
     private record LeaderWaiter(int target, CompletableFuture<Void> moved) {}
@@ -195,11 +197,17 @@ public final class KvHttpApi implements HttpHandler {
         if (forwardTls != null) forward.sslContext(forwardTls);
         this.forwardClient = forward.build();
         consensus.addLeaderListener(this::leaderChanged);
+        this.statusStream = new StatusStream(consensus);
         if (unsafeLocalReads) {
             log.warn("node={} {}=true: linearizable reads are served from local state WITHOUT ReadIndex; this breaks "
                     + "linearizability on purpose and exists only for the fault harness's self-test", nodeId,
                     UNSAFE_LOCAL_READS_PROPERTY);
         }
+    }
+
+    /** The {@code /v1/status/stream} handler, which the server runs on the connection itself (it never ends). */
+    StatusStream statusStream() {
+        return statusStream;
     }
 
     /** A failure to report as JSON with this status. */

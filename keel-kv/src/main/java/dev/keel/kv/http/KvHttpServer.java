@@ -57,11 +57,13 @@ public final class KvHttpServer implements AutoCloseable {
     private final EventLoopGroup group;
     private final Channel server;
     private final ExecutorService executor;
+    private final KvHttpApi api;
 
-    private KvHttpServer(EventLoopGroup group, Channel server, ExecutorService executor) {
+    private KvHttpServer(EventLoopGroup group, Channel server, ExecutorService executor, KvHttpApi api) {
         this.group = group;
         this.server = server;
         this.executor = executor;
+        this.api = api;
     }
 
     /** {@link #start(InetSocketAddress, KvHttpApi, int)} with the default body limit. */
@@ -109,7 +111,7 @@ public final class KvHttpServer implements AutoCloseable {
                         }
                     })
                     .bind(address).syncUninterruptibly().channel();
-            return new KvHttpServer(group, ch, executor);
+            return new KvHttpServer(group, ch, executor, api);
         } catch (RuntimeException e) {
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
             executor.shutdownNow();
@@ -124,6 +126,7 @@ public final class KvHttpServer implements AutoCloseable {
     @Override
     public void close() {
         server.close().syncUninterruptibly();
+        api.statusStream().closeAll();
         executor.shutdown();
         try {
             executor.awaitTermination(1, TimeUnit.SECONDS);
@@ -163,6 +166,9 @@ public final class KvHttpServer implements AutoCloseable {
         }
     }
 
+    /** Marks a connection given over to {@code /v1/status/stream}. */
+    private static final io.netty.util.AttributeKey<Boolean> STREAMING = io.netty.util.AttributeKey.valueOf("keel.statusStream");
+
     /** Hands each whole request to the API; reads the next one only after answering. */
     private static final class Dispatch extends SimpleChannelInboundHandler<FullHttpRequest> {
         private final KvHttpApi api;
@@ -187,6 +193,17 @@ public final class KvHttpServer implements AutoCloseable {
                 uri = new URI(req.uri());
             } catch (java.net.URISyntaxException e) {
                 badRequest(ch, "bad request target");
+                return;
+            }
+            if (ch.hasAttr(STREAMING)) {
+                ch.close(); // a request on a connection that carries an event stream: nothing to answer it with
+                return;
+            }
+            if (req.method() == io.netty.handler.codec.http.HttpMethod.GET && StatusStream.PATH.equals(uri.getPath())) {
+                // Server-sent events: the response never ends, so it is written to the channel
+                // directly rather than through an exchange. Reading stays on to notice the close.
+                ch.attr(STREAMING).set(Boolean.TRUE);
+                api.statusStream().serve(ch);
                 return;
             }
             Headers headers = new Headers();
