@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
+import dev.keel.kv.client.HttpTransport;
+import dev.keel.kv.client.NettyHttpTransport;
 import dev.keel.kv.store.KeyValue;
 import dev.keel.kv.store.KvCodec;
 import dev.keel.kv.store.KvCommand;
@@ -21,10 +23,6 @@ import java.io.InputStream;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpConnectTimeoutException;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
@@ -47,7 +45,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import javax.net.ssl.SSLContext;
+import io.netty.handler.ssl.SslContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -126,7 +124,7 @@ import org.slf4j.LoggerFactory;
  * and continue there when their future completes; other requests run {@link #handle} on a virtual
  * thread each and block on futures, which is cheap there.
  */
-public final class KvHttpApi implements HttpHandler {
+public final class KvHttpApi implements HttpHandler, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(KvHttpApi.class);
 
     /**
@@ -154,7 +152,10 @@ public final class KvHttpApi implements HttpHandler {
     private final KvLimits limits;
     private final Duration requestTimeout;
     private final KvMetrics metrics;
-    private final HttpClient forwardClient;
+    private final SslContext forwardTls;
+    /** Made at the first forward (a leader never needs one); closed by {@link #close()}. */
+    private HttpTransport forwardTransport;
+    private boolean closed;
     private final ObjectMapper json = new ObjectMapper();
     private final List<LeaderWaiter> leaderWaiters = new CopyOnWriteArrayList<>();
 
@@ -174,11 +175,11 @@ public final class KvHttpApi implements HttpHandler {
     }
 
     /**
-     * @param forwardTls the TLS context for forwarding to an https leader (trusting the cluster's CA), or
-     *     null for the JDK's default trust; host names are verified either way
+     * @param forwardTls the TLS client context for forwarding to an https leader (trusting the cluster's
+     *     CA, host names verified), or null for the JDK's default trust
      */
     public KvHttpApi(int nodeId, Consensus consensus, KvStateMachine stateMachine, Map<Integer, URI> httpMembers,
-                     KvLimits limits, Duration requestTimeout, KvMetrics metrics, SSLContext forwardTls) {
+                     KvLimits limits, Duration requestTimeout, KvMetrics metrics, SslContext forwardTls) {
         if (!httpMembers.containsKey(nodeId)) {
             throw new IllegalArgumentException("httpMembers " + httpMembers.keySet() + " lack this node " + nodeId);
         }
@@ -189,11 +190,7 @@ public final class KvHttpApi implements HttpHandler {
         this.limits = limits;
         this.requestTimeout = requestTimeout;
         this.metrics = metrics;
-        HttpClient.Builder forward = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-                .connectTimeout(Duration.ofMillis(Math.min(2_000, requestTimeout.toMillis())))
-                .followRedirects(HttpClient.Redirect.NEVER);
-        if (forwardTls != null) forward.sslContext(forwardTls);
-        this.forwardClient = forward.build();
+        this.forwardTls = forwardTls;
         consensus.addLeaderListener(this::leaderChanged);
         if (unsafeLocalReads) {
             log.warn("node={} {}=true: linearizable reads are served from local state WITHOUT ReadIndex; this breaks "
@@ -811,36 +808,54 @@ public final class KvHttpApi implements HttpHandler {
         URI base = httpOf(leader);
         if (base == null) throw new HttpError(503, "NO_LEADER", "leader " + leader + " has no known HTTP address").with("leader", leader);
         String rawQuery = ex.getRequestURI().getRawQuery();
-        URI target = URI.create(base.toString().replaceAll("/+$", "") + ex.getRequestURI().getRawPath()
-                + (rawQuery == null ? "" : "?" + rawQuery));
-        HttpRequest.Builder b = HttpRequest.newBuilder(target).timeout(timeout)
-                .method(ex.getRequestMethod(), body == null ? HttpRequest.BodyPublishers.noBody()
-                        : HttpRequest.BodyPublishers.ofByteArray(body));
+        String pathAndQuery = ex.getRequestURI().getRawPath() + (rawQuery == null ? "" : "?" + rawQuery);
+        base = URI.create(base.toString().replaceAll("/+$", ""));
+        Map<String, String> headers = new LinkedHashMap<>();
         for (String h : FORWARDED_HEADERS) {
             String v = ex.getRequestHeaders().getFirst(h);
-            if (v != null) b.header(h, v);
+            if (v != null) headers.put(h, v);
         }
-        b.header(FORWARDED_BY, Integer.toString(nodeId));
+        headers.put(FORWARDED_BY, Integer.toString(nodeId));
         metrics.forwarded();
-        HttpResponse<byte[]> r;
+        HttpTransport.Response r;
         try {
-            r = forwardClient.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
-        } catch (HttpConnectTimeoutException | ConnectException e) {
+            r = forwardTransport().send(base, ex.getRequestMethod(), pathAndQuery, body, headers, timeout.toNanos());
+        } catch (ConnectException e) {
+            // Nothing was sent (the transport connects, and finishes TLS, before writing).
             throw new HttpError(503, "UNAVAILABLE", "leader " + leader + " at " + base + " unreachable: " + e).with("leader", leader);
         } catch (HttpTimeoutException e) {
             throw new HttpError(504, "TIMEOUT", "leader " + leader + " did not answer within " + timeout.toMillis()
                     + " ms; the write may still apply").with("leader", leader);
         } catch (IOException e) {
+            if (Thread.currentThread().isInterrupted()) throw new HttpError(503, "SHUTTING_DOWN", "interrupted while forwarding");
             throw new HttpError(504, "TIMEOUT", "connection to leader " + leader + " failed mid-request (" + e
                     + "); the write may have applied").with("leader", leader);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new HttpError(503, "SHUTTING_DOWN", "interrupted while forwarding");
         }
         for (String h : RELAYED_HEADERS) {
             r.headers().firstValue(h).ifPresent(v -> ex.getResponseHeaders().set(h, v));
         }
         send(ex, r.statusCode(), r.body(), r.headers().firstValue("Content-Type").orElse("application/json"));
+    }
+
+    /**
+     * The connections to leaders. Keel's own client transport rather than the JDK's HttpClient: when
+     * a leader's HTTPS server restarted, the JDK client could send a forward on a stale pooled
+     * connection and wait out the whole request timeout; this transport drops a connection as soon
+     * as the server closes it. One event loop thread: it only encodes, writes and decodes.
+     */
+    private synchronized HttpTransport forwardTransport() throws ConnectException {
+        if (closed) throw new ConnectException("node " + nodeId + " is shutting down");
+        if (forwardTransport == null) {
+            forwardTransport = new NettyHttpTransport(Duration.ofMillis(Math.min(2_000, requestTimeout.toMillis())), 1, forwardTls);
+        }
+        return forwardTransport;
+    }
+
+    /** Closes the connections to leaders; forwards in flight fail. Call after the HTTP server has stopped. */
+    @Override
+    public synchronized void close() {
+        closed = true;
+        if (forwardTransport != null) forwardTransport.close();
     }
 
     // ---------------------------------------------------------------- membership

@@ -12,6 +12,8 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
@@ -29,6 +31,7 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
+import io.netty.util.concurrent.GlobalEventExecutor;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -56,11 +59,13 @@ public final class KvHttpServer implements AutoCloseable {
     static final int TLS_HANDSHAKE_TIMEOUT_SECONDS = 10;
     private final EventLoopGroup group;
     private final Channel server;
+    private final ChannelGroup connections;
     private final ExecutorService executor;
 
-    private KvHttpServer(EventLoopGroup group, Channel server, ExecutorService executor) {
+    private KvHttpServer(EventLoopGroup group, Channel server, ChannelGroup connections, ExecutorService executor) {
         this.group = group;
         this.server = server;
+        this.connections = connections;
         this.executor = executor;
     }
 
@@ -86,6 +91,9 @@ public final class KvHttpServer implements AutoCloseable {
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, Thread.ofPlatform().name("keel-http-", 0).daemon().factory(),
                 NioIoHandler.newFactory());
         ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
+        // Every accepted connection, so that close() closes them: shutting the event loop group down
+        // does not, and a client would keep sending on a connection nobody reads (see close()).
+        ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
         try {
             Channel ch = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
                     .option(ChannelOption.SO_BACKLOG, 1024)
@@ -94,6 +102,7 @@ public final class KvHttpServer implements AutoCloseable {
                     .childHandler(new ChannelInitializer<SocketChannel>() {
                         @Override
                         protected void initChannel(SocketChannel c) {
+                            connections.add(c);
                             if (tls != null) {
                                 SslHandler ssl = tls.newHandler(c.alloc());
                                 // A client that never finishes its handshake is dropped like an idle stranger.
@@ -109,7 +118,7 @@ public final class KvHttpServer implements AutoCloseable {
                         }
                     })
                     .bind(address).syncUninterruptibly().channel();
-            return new KvHttpServer(group, ch, executor);
+            return new KvHttpServer(group, ch, connections, executor);
         } catch (RuntimeException e) {
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
             executor.shutdownNow();
@@ -121,6 +130,15 @@ public final class KvHttpServer implements AutoCloseable {
         return (InetSocketAddress) server.localAddress();
     }
 
+    /**
+     * Stops accepting, gives requests on virtual threads up to a second to finish, closes every
+     * connection (with TLS, after its close_notify) and stops the event loop.
+     *
+     * <p>Why the connections are closed here: the event loop group's shutdown left accepted
+     * connections open at the TCP level with nobody reading them. A client that pooled one (a
+     * follower forwarding writes to this leader) then wrote its next request into it after this
+     * server had restarted on the same port, and waited out its whole timeout for an answer.
+     */
     @Override
     public void close() {
         server.close().syncUninterruptibly();
@@ -131,6 +149,7 @@ public final class KvHttpServer implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         executor.shutdownNow();
+        connections.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
     }
 
