@@ -59,7 +59,7 @@ public final class KvServer implements AutoCloseable {
             KvMetrics metrics = new KvMetrics(config.nodeId(), consensus, sm);
             api = new KvHttpApi(config.nodeId(), consensus, sm, config.httpMembers(), config.limits(),
                     config.requestTimeout(), metrics, forwardSsl);
-            KvHttpServer http = KvHttpServer.start(config.httpAddress(), api, config.limits().bodyMaxBytes(), httpSsl);
+            KvHttpServer http = KvHttpServer.start(config.httpAddress(), api, config.limits(), httpSsl);
             log.info("node={} {}={} serving the KV API", config.nodeId(), httpSsl != null ? "https" : "http", http.address());
             return new KvServer(config, raft, sm, metrics, api, http);
         } catch (IOException | RuntimeException e) {

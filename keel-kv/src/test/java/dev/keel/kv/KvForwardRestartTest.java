@@ -66,7 +66,7 @@ class KvForwardRestartTest {
         }
 
         void startHttp() throws IOException {
-            http = KvHttpServer.start(config.httpAddress(), api, config.limits().bodyMaxBytes(), config.httpTls().serverContext());
+            http = KvHttpServer.start(config.httpAddress(), api, config.limits(), config.httpTls().serverContext());
         }
 
         @Override

@@ -851,6 +851,10 @@ public final class KvHttpApi implements HttpHandler, AutoCloseable {
         return forwardTransport;
     }
 
+    KvMetrics metrics() {
+        return metrics;
+    }
+
     /** Closes the connections to leaders; forwards in flight fail. Call after the HTTP server has stopped. */
     @Override
     public synchronized void close() {

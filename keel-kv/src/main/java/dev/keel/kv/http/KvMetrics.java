@@ -108,6 +108,16 @@ public final class KvMetrics {
         forwarded.increment();
     }
 
+    /**
+     * A request or connection refused before it reached the API: a limit (connections, in-flight per
+     * client), a malformed or oversized request, or a failed TLS handshake. {@code reason} comes from
+     * a fixed set in the server, never from the client, so a client cannot mint time series.
+     */
+    void rejected(String reason) {
+        Counter.builder("keel.http.rejected").description("HTTP requests and connections refused before the API")
+                .tag("reason", reason).register(registry).increment();
+    }
+
     void request(String method, String route, int status, long startNanos) {
         Timer.builder("keel.http.requests").tag("method", method).tag("route", route).tag("status", Integer.toString(status))
                 .register(registry).record(System.nanoTime() - startNanos, java.util.concurrent.TimeUnit.NANOSECONDS);
