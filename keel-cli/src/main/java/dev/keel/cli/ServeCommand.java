@@ -113,6 +113,15 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--peer-trusted-ca-file", description = "The cluster CA (PEM): peers' certificates must chain to it.")
     Path peerTrustedCaFile;
 
+    @Option(names = "--client-cert-auth", description = "Require every HTTP client to present a certificate chaining to "
+            + "--trusted-ca-file (refused in the TLS handshake otherwise). Needs --cert-file, --key-file, --trusted-ca-file.")
+    boolean clientCertAuth;
+
+    @Option(names = "--insecure-allow-unauthenticated", description = "Serve the HTTP API on an address other than "
+            + "loopback without client authentication. Without it (and without --client-cert-auth) --http must be a "
+            + "loopback address: anyone who can reach the API can read and write every key.")
+    boolean insecureAllowUnauthenticated;
+
     @Option(names = "--max-key-bytes", description = "Largest key; a longer one gets 413 (default: ${DEFAULT-VALUE}).")
     int maxKeyBytes = KvLimits.DEFAULT.keyMaxBytes();
 
@@ -215,6 +224,10 @@ final class ServeCommand implements Callable<Integer> {
         if (trustedCaFile != null && certFile == null) {
             throw new IllegalArgumentException("--trusted-ca-file is for HTTPS: give --cert-file and --key-file too");
         }
+        if (clientCertAuth && trustedCaFile == null) {
+            throw new IllegalArgumentException("--client-cert-auth needs --trusted-ca-file (the CA client certificates must chain "
+                    + "to) and HTTPS (--cert-file, --key-file)");
+        }
         List<String> missing = new ArrayList<>();
         if (peerCertFile == null) missing.add("--peer-cert-file");
         if (peerKeyFile == null) missing.add("--peer-key-file");
@@ -234,7 +247,7 @@ final class ServeCommand implements Callable<Integer> {
     }
 
     private HttpTls httpTls() {
-        return certFile == null ? null : new HttpTls(certFile, keyFile, trustedCaFile);
+        return certFile == null ? null : new HttpTls(certFile, keyFile, trustedCaFile, clientCertAuth);
     }
 
     private PeerTls peerTls() {
@@ -290,7 +303,8 @@ final class ServeCommand implements Callable<Integer> {
                 .tickMillis(tickMillis).electionTimeoutTicks(electionTicks).heartbeatIntervalTicks(heartbeatTicks)
                 .snapshotEveryEntries(snapshotEvery).proposalTimeoutMillis(timeoutMillis).joining(true).peerTls(peerTls())
                 .peerMaxFrameBytes(peerMaxFrameBytes).build();
-        return KvConfig.builder(sc, ClusterSpec.hostPort(http, "--http"), httpMembers).httpTls(httpTls()).limits(limits()).build();
+        return KvConfig.builder(sc, ClusterSpec.hostPort(http, "--http"), httpMembers).httpTls(httpTls()).limits(limits())
+                .insecureAllowUnauthenticated(insecureAllowUnauthenticated).build();
     }
 
     /**
@@ -395,7 +409,7 @@ final class ServeCommand implements Callable<Integer> {
                 .snapshotEveryEntries(snapshotEvery).proposalTimeoutMillis(timeoutMillis).peerTls(peerTls())
                 .peerMaxFrameBytes(peerMaxFrameBytes).build();
         return KvConfig.builder(sc, httpAddress, ClusterSpec.httpUris(httpMembers, httpScheme())).httpTls(httpTls()).limits(limits())
-                .build();
+                .insecureAllowUnauthenticated(insecureAllowUnauthenticated).build();
     }
 
     /** The HTTP limits from the flags; IllegalArgumentException naming the flag that is out of range. */

@@ -148,6 +148,21 @@ class KeelCliTest {
         usageError("peerMaxFrameBytes (1000) must be in", concat(base, "--peer-max-frame-bytes", "1000"));
     }
 
+    @Test
+    void serveOnANonLoopbackAddressNeedsAuthenticationOrTheExplicitFlag() {
+        String data = dir.resolve("n1").toString();
+        String[] base = {"serve", "--id", "1", "--data-dir", data, "--http", "0.0.0.0:8081", "--cluster", "1=127.0.0.1:9081",
+                "--http-cluster", "1=127.0.0.1:8081"};
+        usageError("0.0.0.0:8081, which is not a loopback address, with no client authentication", base);
+        usageError("--client-cert-auth needs --trusted-ca-file", concat(base, "--client-cert-auth"));
+        ServeCommand allowed = parseServe(java.util.Arrays.copyOfRange(concat(base, "--insecure-allow-unauthenticated"), 1, base.length + 1));
+        assertThat(allowed.config().httpAddress().getPort()).isEqualTo(8081);
+        assertThat(allowed.config().authenticated()).isFalse();
+        // Loopback needs neither.
+        assertThat(parseServe("--id", "1", "--data-dir", data, "--http", "127.0.0.1:8081", "--cluster", "1=127.0.0.1:9081")
+                .config().authenticated()).isFalse();
+    }
+
     private static String[] concat(String[] a, String... b) {
         String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);

@@ -27,9 +27,13 @@ import java.util.TreeMap;
  *     Timeout normally comes first
  * @param httpTls HTTPS for the API, or null for plain HTTP. {@code httpMembers} should then be
  *     https URIs, as clients and forwarding followers reach the nodes there
+ * @param insecureAllowUnauthenticated serve the API on an address other than loopback without any
+ *     client authentication. Refused otherwise (see {@link #authenticated()}): anyone who can reach
+ *     such a node could read and write every key and change the membership
  */
 public record KvConfig(ServerConfig server, InetSocketAddress httpAddress, Map<Integer, URI> httpMembers, KvLimits limits,
-                       long sessionTtlEntries, int maxSessions, Duration requestTimeout, HttpTls httpTls) {
+                       long sessionTtlEntries, int maxSessions, Duration requestTimeout, HttpTls httpTls,
+                       boolean insecureAllowUnauthenticated) {
 
     public KvConfig {
         if (server == null || httpAddress == null || httpMembers == null || limits == null || requestTimeout == null) {
@@ -49,6 +53,26 @@ public record KvConfig(ServerConfig server, InetSocketAddress httpAddress, Map<I
         if (requestTimeout.isNegative() || requestTimeout.isZero()) {
             throw new IllegalArgumentException("requestTimeout " + requestTimeout + " must be positive");
         }
+        if (!authenticated(httpTls) && !isLoopback(httpAddress) && !insecureAllowUnauthenticated) {
+            throw new IllegalArgumentException("the HTTP API would listen on " + httpAddress.getHostString() + ":" + httpAddress.getPort()
+                    + ", which is not a loopback address, with no client authentication: anyone who can reach it could read and "
+                    + "write every key. Require client certificates (--client-cert-auth with --cert-file, --key-file and "
+                    + "--trusted-ca-file), listen on 127.0.0.1, or accept the risk with --insecure-allow-unauthenticated");
+        }
+    }
+
+    /** Whether clients must authenticate: by certificate, when HTTPS requires one. */
+    public boolean authenticated() {
+        return authenticated(httpTls);
+    }
+
+    private static boolean authenticated(HttpTls tls) {
+        return tls != null && tls.clientCertRequired();
+    }
+
+    /** Whether only this machine can reach {@code a} (127.0.0.0/8, ::1; a name resolving to one). */
+    public static boolean isLoopback(InetSocketAddress a) {
+        return a.getAddress() != null && a.getAddress().isLoopbackAddress();
     }
 
     public int nodeId() {
@@ -69,6 +93,7 @@ public record KvConfig(ServerConfig server, InetSocketAddress httpAddress, Map<I
         private int maxSessions = KvStateMachine.DEFAULT_MAX_SESSIONS;
         private Duration requestTimeout;
         private HttpTls httpTls;
+        private boolean insecureAllowUnauthenticated;
 
         private Builder(ServerConfig server, InetSocketAddress httpAddress, Map<Integer, URI> httpMembers) {
             this.server = server;
@@ -82,11 +107,14 @@ public record KvConfig(ServerConfig server, InetSocketAddress httpAddress, Map<I
         public Builder requestTimeout(Duration v) { requestTimeout = v; return this; }
         /** HTTPS for the API (null, the default: plain HTTP). */
         public Builder httpTls(HttpTls v) { httpTls = v; return this; }
+        /** Allow a non-loopback HTTP address without client authentication (see {@code insecureAllowUnauthenticated}). */
+        public Builder insecureAllowUnauthenticated(boolean v) { insecureAllowUnauthenticated = v; return this; }
 
         public KvConfig build() {
             Duration timeout = requestTimeout != null ? requestTimeout
                     : Duration.ofMillis(server.proposalTimeoutMillis()).plusSeconds(2);
-            return new KvConfig(server, httpAddress, httpMembers, limits, sessionTtlEntries, maxSessions, timeout, httpTls);
+            return new KvConfig(server, httpAddress, httpMembers, limits, sessionTtlEntries, maxSessions, timeout, httpTls,
+                    insecureAllowUnauthenticated);
         }
     }
 }

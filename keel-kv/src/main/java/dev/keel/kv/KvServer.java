@@ -61,6 +61,16 @@ public final class KvServer implements AutoCloseable {
                     config.requestTimeout(), metrics, forwardSsl);
             KvHttpServer http = KvHttpServer.start(config.httpAddress(), api, config.limits(), httpSsl);
             log.info("node={} {}={} serving the KV API", config.nodeId(), httpSsl != null ? "https" : "http", http.address());
+            if (config.authenticated()) {
+                log.info("node={} clients must present a certificate from the trusted CA", config.nodeId());
+            } else if (KvConfig.isLoopback(config.httpAddress())) {
+                log.info("node={} no client authentication configured: the KV API listens on loopback {} only", config.nodeId(),
+                        http.address());
+            } else {
+                log.warn("node={} no client authentication configured and the KV API listens on {} "
+                        + "(insecureAllowUnauthenticated): anyone who can reach it can read and write every key", config.nodeId(),
+                        http.address());
+            }
             return new KvServer(config, raft, sm, metrics, api, http);
         } catch (IOException | RuntimeException e) {
             if (api != null) api.close();

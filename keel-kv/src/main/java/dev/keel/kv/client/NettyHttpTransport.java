@@ -176,7 +176,15 @@ public final class NettyHttpTransport implements HttpTransport {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted", e);
         }
-        return ch.pipeline().get(Connection.class);
+        Connection conn = ch.pipeline().get(Connection.class);
+        if (conn == null || !ch.isActive()) {
+            // Closed before any request was written: in TLS 1.3 the server checks a client certificate
+            // after the client's side of the handshake is done, and closes when it refuses it.
+            ch.close();
+            throw new ConnectException("connection to " + pool.endpoint + " closed right after connecting"
+                    + (pool.ssl != null ? " (the server may require a client certificate from a CA it trusts)" : ""));
+        }
+        return conn;
     }
 
     private static ConnectException connectFailure(Pool pool, Throwable cause) {
