@@ -117,6 +117,14 @@ final class ServeCommand implements Callable<Integer> {
             + "--trusted-ca-file (refused in the TLS handshake otherwise). Needs --cert-file, --key-file, --trusted-ca-file.")
     boolean clientCertAuth;
 
+    @Option(names = "--auth", description = "Require every HTTP request (but /health) to authenticate as a user (bearer "
+            + "token, or client certificate) with a role allowing it: 401 / 403 otherwise. Manage users with keel auth.")
+    boolean auth;
+
+    @Option(names = "--auth-bootstrap-token-file", description = "With --auth: a file holding the first admin's token "
+            + "(keel auth new-token); the first leader creates user root (admin) with it. Give the same file to every node.")
+    Path authBootstrapTokenFile;
+
     @Option(names = "--insecure-allow-unauthenticated", description = "Serve the HTTP API on an address other than "
             + "loopback without client authentication. Without it (and without --client-cert-auth) --http must be a "
             + "loopback address: anyone who can reach the API can read and write every key.")
@@ -304,7 +312,8 @@ final class ServeCommand implements Callable<Integer> {
                 .snapshotEveryEntries(snapshotEvery).proposalTimeoutMillis(timeoutMillis).joining(true).peerTls(peerTls())
                 .peerMaxFrameBytes(peerMaxFrameBytes).build();
         return KvConfig.builder(sc, ClusterSpec.hostPort(http, "--http"), httpMembers).httpTls(httpTls()).limits(limits())
-                .insecureAllowUnauthenticated(insecureAllowUnauthenticated).build();
+                .insecureAllowUnauthenticated(insecureAllowUnauthenticated).tokenAuth(auth)
+                .authBootstrapTokenFile(authBootstrapTokenFile).build();
     }
 
     /**
@@ -409,7 +418,8 @@ final class ServeCommand implements Callable<Integer> {
                 .snapshotEveryEntries(snapshotEvery).proposalTimeoutMillis(timeoutMillis).peerTls(peerTls())
                 .peerMaxFrameBytes(peerMaxFrameBytes).build();
         return KvConfig.builder(sc, httpAddress, ClusterSpec.httpUris(httpMembers, httpScheme())).httpTls(httpTls()).limits(limits())
-                .insecureAllowUnauthenticated(insecureAllowUnauthenticated).build();
+                .insecureAllowUnauthenticated(insecureAllowUnauthenticated).tokenAuth(auth)
+                .authBootstrapTokenFile(authBootstrapTokenFile).build();
     }
 
     /** The HTTP limits from the flags; IllegalArgumentException naming the flag that is out of range. */

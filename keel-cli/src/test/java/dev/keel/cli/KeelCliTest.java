@@ -163,6 +163,18 @@ class KeelCliTest {
                 .config().authenticated()).isFalse();
     }
 
+    @Test
+    void authNewTokenPrintsARandomTokenAndBadRolesAreUsageErrors() {
+        Run a = run("auth", "new-token");
+        Run b = run("auth", "new-token");
+        assertThat(a.exit()).isZero();
+        assertThat(a.out().strip()).matches("keel_[A-Za-z0-9_-]{43}");
+        assertThat(a.out()).isNotEqualTo(b.out());
+        usageError("--role: role 'owner' must be read, readwrite or admin", "auth", "add-user", "--name", "x", "--role", "owner");
+        usageError("missing subcommand", "auth");
+        assertThat(run("auth", "add-user", "--help").out()).contains("--name", "--role", "--prefix", "--cert-auth", "--token");
+    }
+
     private static String[] concat(String[] a, String... b) {
         String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);

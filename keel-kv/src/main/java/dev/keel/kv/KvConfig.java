@@ -30,10 +30,16 @@ import java.util.TreeMap;
  * @param insecureAllowUnauthenticated serve the API on an address other than loopback without any
  *     client authentication. Refused otherwise (see {@link #authenticated()}): anyone who can reach
  *     such a node could read and write every key and change the membership
+ * @param tokenAuth require every request (but {@code /health}) to authenticate as a user with a
+ *     bearer token or a client certificate, and to hold a role allowing it (see {@code Auth})
+ * @param authBootstrapTokenFile with {@code tokenAuth}: a file holding the first admin's token
+ *     ({@code bin/keel auth new-token}); when a node with it leads and user {@code root} does not exist,
+ *     it creates {@code root} (admin) with this token's hash. Give the same file to every node, or
+ *     null on nodes started after the bootstrap
  */
 public record KvConfig(ServerConfig server, InetSocketAddress httpAddress, Map<Integer, URI> httpMembers, KvLimits limits,
                        long sessionTtlEntries, int maxSessions, Duration requestTimeout, HttpTls httpTls,
-                       boolean insecureAllowUnauthenticated) {
+                       boolean insecureAllowUnauthenticated, boolean tokenAuth, java.nio.file.Path authBootstrapTokenFile) {
 
     public KvConfig {
         if (server == null || httpAddress == null || httpMembers == null || limits == null || requestTimeout == null) {
@@ -53,17 +59,20 @@ public record KvConfig(ServerConfig server, InetSocketAddress httpAddress, Map<I
         if (requestTimeout.isNegative() || requestTimeout.isZero()) {
             throw new IllegalArgumentException("requestTimeout " + requestTimeout + " must be positive");
         }
-        if (!authenticated(httpTls) && !isLoopback(httpAddress) && !insecureAllowUnauthenticated) {
+        if (authBootstrapTokenFile != null && !tokenAuth) {
+            throw new IllegalArgumentException("an auth bootstrap token file is for token authentication (--auth)");
+        }
+        if (!tokenAuth && !authenticated(httpTls) && !isLoopback(httpAddress) && !insecureAllowUnauthenticated) {
             throw new IllegalArgumentException("the HTTP API would listen on " + httpAddress.getHostString() + ":" + httpAddress.getPort()
                     + ", which is not a loopback address, with no client authentication: anyone who can reach it could read and "
-                    + "write every key. Require client certificates (--client-cert-auth with --cert-file, --key-file and "
+                    + "write every key. Turn on authentication (--auth), require client certificates (--client-cert-auth with --cert-file, --key-file and "
                     + "--trusted-ca-file), listen on 127.0.0.1, or accept the risk with --insecure-allow-unauthenticated");
         }
     }
 
-    /** Whether clients must authenticate: by certificate, when HTTPS requires one. */
+    /** Whether clients must authenticate: as users (tokenAuth), or by certificate when HTTPS requires one. */
     public boolean authenticated() {
-        return authenticated(httpTls);
+        return tokenAuth || authenticated(httpTls);
     }
 
     private static boolean authenticated(HttpTls tls) {
@@ -94,6 +103,8 @@ public record KvConfig(ServerConfig server, InetSocketAddress httpAddress, Map<I
         private Duration requestTimeout;
         private HttpTls httpTls;
         private boolean insecureAllowUnauthenticated;
+        private boolean tokenAuth;
+        private java.nio.file.Path authBootstrapTokenFile;
 
         private Builder(ServerConfig server, InetSocketAddress httpAddress, Map<Integer, URI> httpMembers) {
             this.server = server;
@@ -109,12 +120,15 @@ public record KvConfig(ServerConfig server, InetSocketAddress httpAddress, Map<I
         public Builder httpTls(HttpTls v) { httpTls = v; return this; }
         /** Allow a non-loopback HTTP address without client authentication (see {@code insecureAllowUnauthenticated}). */
         public Builder insecureAllowUnauthenticated(boolean v) { insecureAllowUnauthenticated = v; return this; }
+        /** Users, tokens and roles (see {@code tokenAuth}). */
+        public Builder tokenAuth(boolean v) { tokenAuth = v; return this; }
+        public Builder authBootstrapTokenFile(java.nio.file.Path v) { authBootstrapTokenFile = v; return this; }
 
         public KvConfig build() {
             Duration timeout = requestTimeout != null ? requestTimeout
                     : Duration.ofMillis(server.proposalTimeoutMillis()).plusSeconds(2);
             return new KvConfig(server, httpAddress, httpMembers, limits, sessionTtlEntries, maxSessions, timeout, httpTls,
-                    insecureAllowUnauthenticated);
+                    insecureAllowUnauthenticated, tokenAuth, authBootstrapTokenFile);
         }
     }
 }

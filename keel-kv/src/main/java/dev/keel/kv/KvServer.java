@@ -51,6 +51,7 @@ public final class KvServer implements AutoCloseable {
         // TLS files first: a bad one is reported before anything is opened or bound.
         SslContext httpSsl = config.httpTls() == null ? null : config.httpTls().serverContext();
         SslContext forwardSsl = forwardContext(config);
+        String bootstrapToken = config.authBootstrapTokenFile() == null ? null : readToken(config.authBootstrapTokenFile());
         KvStateMachine sm = new KvStateMachine(config.sessionTtlEntries(), config.maxSessions());
         RaftServer raft = RaftServer.start(config.server(), sm);
         KvHttpApi api = null;
@@ -59,9 +60,13 @@ public final class KvServer implements AutoCloseable {
             KvMetrics metrics = new KvMetrics(config.nodeId(), consensus, sm);
             api = new KvHttpApi(config.nodeId(), consensus, sm, config.httpMembers(), config.limits(),
                     config.requestTimeout(), metrics, forwardSsl);
+            if (config.tokenAuth()) api.requireAuthentication(bootstrapToken);
             KvHttpServer http = KvHttpServer.start(config.httpAddress(), api, config.limits(), httpSsl);
             log.info("node={} {}={} serving the KV API", config.nodeId(), httpSsl != null ? "https" : "http", http.address());
-            if (config.authenticated()) {
+            if (config.tokenAuth()) {
+                log.info("node={} clients must authenticate as users (bearer token or client certificate){}", config.nodeId(),
+                        bootstrapToken != null ? "; first admin 'root' from the bootstrap token file" : "");
+            } else if (config.authenticated()) {
                 log.info("node={} clients must present a certificate from the trusted CA", config.nodeId());
             } else if (KvConfig.isLoopback(config.httpAddress())) {
                 log.info("node={} no client authentication configured: the KV API listens on loopback {} only", config.nodeId(),
@@ -77,6 +82,21 @@ public final class KvServer implements AutoCloseable {
             raft.close();
             throw e;
         }
+    }
+
+    /** The bootstrap token in {@code file} (one line); IllegalArgumentException naming the file otherwise. */
+    static String readToken(Path file) {
+        String t;
+        try {
+            t = java.nio.file.Files.readString(file, java.nio.charset.StandardCharsets.UTF_8).strip();
+        } catch (IOException e) {
+            throw new IllegalArgumentException("auth bootstrap token file " + file + " cannot be read: " + e);
+        }
+        if (!t.startsWith(dev.keel.kv.http.Auth.TOKEN_PREFIX) || t.length() < 40 || t.chars().anyMatch(Character::isWhitespace)) {
+            throw new IllegalArgumentException("auth bootstrap token file " + file + " does not hold a token as "
+                    + "bin/keel auth new-token makes (keel_ and 43 characters)");
+        }
+        return t;
     }
 
     /**

@@ -142,7 +142,12 @@ public final class KvHttpApi implements HttpHandler, AutoCloseable {
     public static final String LEADER = "Keel-Leader";
     static final String KV_PREFIX = "/v1/kv/";
     static final String MEMBERS_PREFIX = "/v1/members/";
-    private static final List<String> FORWARDED_HEADERS = List.of("If-Match", "If-None-Match", CLIENT_ID, SEQUENCE, "Content-Type");
+    /** A cert-authenticated user's name, set by a follower forwarding the request; trusted only from a node certificate. */
+    public static final String FORWARDED_PRINCIPAL = "Keel-Forwarded-Principal";
+    static final String AUTH_USERS = "/v1/auth/users";
+    private static final String USER_ATTRIBUTE = "keel.user";
+    private static final List<String> FORWARDED_HEADERS = List.of("If-Match", "If-None-Match", CLIENT_ID, SEQUENCE, "Content-Type",
+            "Authorization");
     private static final List<String> RELAYED_HEADERS = List.of("Content-Type", "ETag", LEADER, "Keel-Revision");
 
     private final int nodeId;
@@ -158,6 +163,9 @@ public final class KvHttpApi implements HttpHandler, AutoCloseable {
     private boolean closed;
     private final ObjectMapper json = new ObjectMapper();
     private final List<LeaderWaiter> leaderWaiters = new CopyOnWriteArrayList<>();
+    private volatile boolean authRequired;
+    private volatile byte[] bootstrapTokenHash;
+    private volatile Auth.Table authTable = Auth.Table.EMPTY;
 
     /** A leadership transfer waiting for {@code target} to lead. */
     private record LeaderWaiter(int target, CompletableFuture<Void> moved) {}
@@ -300,9 +308,12 @@ public final class KvHttpApi implements HttpHandler, AutoCloseable {
         String method = ex.getRequestMethod();
         addLeaderHeader(ex);
         if (path == null) throw new HttpError(400, "BAD_REQUEST", "request target has no path");
+        // Liveness probes need no credentials; everything else does when authentication is on.
+        Auth.User user = path.equals("/health") ? null : authenticate(ex);
         if (path.startsWith(KV_PREFIX)) {
             route[0] = "kv_key";
             byte[] key = parseKey(path.substring(KV_PREFIX.length()));
+            authorizeKey(user, key, !method.equals("GET"));
             Map<String, byte[]> query = query(ex);
             switch (method) {
                 case "GET" -> get(ex, key, query);
@@ -313,16 +324,20 @@ public final class KvHttpApi implements HttpHandler, AutoCloseable {
         } else if (path.equals("/v1/kv")) {
             route[0] = "kv_scan";
             if (!method.equals("GET")) throw methodNotAllowed(ex, "GET");
-            scan(ex, query(ex));
+            scan(ex, query(ex), user);
         } else if (path.equals("/v1/members")) {
             route[0] = "members";
             switch (method) {
                 case "GET" -> sendJson(ex, 200, membersJson());
-                case "POST" -> addMember(ex);
+                case "POST" -> {
+                    requireAdmin(user);
+                    addMember(ex);
+                }
                 default -> throw methodNotAllowed(ex, "GET, POST");
             }
         } else if (path.startsWith(MEMBERS_PREFIX)) {
             route[0] = "member";
+            requireAdmin(user);
             String rest = path.substring(MEMBERS_PREFIX.length());
             if (rest.endsWith("/promote")) {
                 if (!method.equals("POST")) throw methodNotAllowed(ex, "POST");
@@ -334,7 +349,12 @@ public final class KvHttpApi implements HttpHandler, AutoCloseable {
         } else if (path.equals("/v1/leader/transfer")) {
             route[0] = "leader_transfer";
             if (!method.equals("POST")) throw methodNotAllowed(ex, "POST");
+            requireAdmin(user);
             transferLeader(ex, query(ex));
+        } else if (path.equals(AUTH_USERS) || path.startsWith(AUTH_USERS + "/")) {
+            route[0] = "auth";
+            requireAdmin(user);
+            authUsers(ex, path, method);
         } else if (path.equals("/v1/status")) {
             route[0] = "status";
             if (!method.equals("GET")) throw methodNotAllowed(ex, "GET");
@@ -365,6 +385,10 @@ public final class KvHttpApi implements HttpHandler, AutoCloseable {
             throw new HttpError(400, "BAD_KEY", "key is not valid percent-encoding: " + e.getMessage());
         }
         if (key.length == 0) throw new HttpError(400, "BAD_KEY", "empty key");
+        if (Auth.isReserved(key)) {
+            throw new HttpError(400, "RESERVED_KEY", "keys starting with bytes FF FF FF 'keel/auth/' are reserved for Keel's users; "
+                    + "manage users through /v1/auth/users");
+        }
         if (key.length > limits.keyMaxBytes()) {
             throw new HttpError(413, "KEY_TOO_LARGE", "key of " + key.length + " bytes exceeds the limit of " + limits.keyMaxBytes());
         }
@@ -400,6 +424,7 @@ public final class KvHttpApi implements HttpHandler, AutoCloseable {
         try {
             addLeaderHeader(ex);
             key = parseKey(ex.getRequestURI().getRawPath().substring(KV_PREFIX.length()));
+            authorizeKey(authenticate(ex), key, false);
             c = consistency(query(ex));
         } catch (HttpError | RuntimeException e) {
             fail(ex, start, route, e);
@@ -434,6 +459,7 @@ public final class KvHttpApi implements HttpHandler, AutoCloseable {
         try {
             addLeaderHeader(ex);
             byte[] key = parseKey(ex.getRequestURI().getRawPath().substring(KV_PREFIX.length()));
+            authorizeKey(authenticate(ex), key, true);
             command = command(ex, op, key, query(ex));
         } catch (HttpError | IOException | RuntimeException e) {
             fail(ex, start, route, e);
@@ -514,8 +540,14 @@ public final class KvHttpApi implements HttpHandler, AutoCloseable {
         send(ex, 200, e.value(), "application/octet-stream");
     }
 
-    private void scan(HttpExchange ex, Map<String, byte[]> query) throws HttpError, IOException {
+    private void scan(HttpExchange ex, Map<String, byte[]> query, Auth.User user) throws HttpError, IOException {
         byte[] prefix = query.getOrDefault("prefix", new byte[0]);
+        if (Auth.isReserved(prefix)) throw new HttpError(400, "RESERVED_KEY", "the prefix names Keel's reserved keys");
+        if (user != null && !user.allowsScan(prefix)) {
+            metrics.rejected("forbidden");
+            throw new HttpError(403, "FORBIDDEN", "user '" + user.name() + "' may read only keys starting with '"
+                    + new String(user.prefix(), StandardCharsets.UTF_8) + "'; give a prefix within it");
+        }
         if (prefix.length > limits.keyMaxBytes()) {
             throw new HttpError(413, "KEY_TOO_LARGE", "prefix of " + prefix.length + " bytes exceeds the key limit of "
                     + limits.keyMaxBytes());
@@ -543,6 +575,7 @@ public final class KvHttpApi implements HttpHandler, AutoCloseable {
         List<Map<String, Object>> items = new ArrayList<>(r.items().size());
         Base64.Encoder b64 = Base64.getEncoder();
         for (KeyValue kv : r.items()) {
+            if (Auth.isReserved(kv.key())) continue; // never listed; they sort after every ordinary key
             Map<String, Object> item = new LinkedHashMap<>();
             String k = base64 ? null : utf8(kv.key());
             String v = base64 ? null : utf8(kv.entry().value());
@@ -816,6 +849,10 @@ public final class KvHttpApi implements HttpHandler, AutoCloseable {
             if (v != null) headers.put(h, v);
         }
         headers.put(FORWARDED_BY, Integer.toString(nodeId));
+        if (ex.getAttribute(USER_ATTRIBUTE) instanceof Auth.User u && !headers.containsKey("Authorization")) {
+            // Authenticated here by its certificate, which the leader cannot see: vouch for it with ours.
+            headers.put(FORWARDED_PRINCIPAL, u.name());
+        }
         metrics.forwarded();
         HttpTransport.Response r;
         try {
@@ -862,6 +899,208 @@ public final class KvHttpApi implements HttpHandler, AutoCloseable {
         if (forwardTransport != null) forwardTransport.close();
     }
 
+    // ---------------------------------------------------------------- authentication
+
+    /**
+     * Turns authentication on (call before serving): every request but {@code /health} then needs a
+     * bearer token or a client certificate of a user (401 otherwise), and a role allowing it (403).
+     *
+     * @param bootstrapToken the first admin's token, or null: when this node leads and no user
+     *     {@code root} exists yet, it creates {@code root} (admin) with this token's hash
+     */
+    public void requireAuthentication(String bootstrapToken) {
+        bootstrapTokenHash = bootstrapToken == null ? null : Auth.sha256(bootstrapToken);
+        authRequired = true;
+        if (bootstrapToken != null && consensus.status().leaderId() == nodeId) {
+            Thread.ofVirtual().name("keel-auth-bootstrap-" + nodeId).start(this::bootstrapAuth);
+        }
+    }
+
+    private Auth.Table authTable() {
+        Auth.Table t = Auth.table(stateMachine.view(), authTable);
+        authTable = t;
+        return t;
+    }
+
+    /** The request's user; null when authentication is off. */
+    private Auth.User authenticate(HttpExchange ex) throws HttpError {
+        if (!authRequired) return null;
+        Auth.Table t = authTable();
+        Auth.User user;
+        String authorization = ex.getRequestHeaders().getFirst("Authorization");
+        java.security.cert.X509Certificate cert = ex instanceof NettyExchange ne ? ne.peerCertificate() : null;
+        if (authorization != null) {
+            if (!authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
+                throw unauthenticated("the Authorization header must be 'Bearer <token>'");
+            }
+            user = t.byToken(authorization.substring(7).trim());
+            if (user == null) throw unauthenticated("invalid or revoked token");
+        } else if (cert != null) {
+            String forwardedFor = ex.getRequestHeaders().getFirst(FORWARDED_PRINCIPAL);
+            // Only another node (a certificate naming keel://node/N) may vouch for a user it authenticated.
+            String name = forwardedFor != null && dev.keel.transport.TlsFiles.nodeIdOf(cert).isPresent() ? forwardedFor : commonName(cert);
+            user = name == null ? null : t.byName.get(name);
+            if (user == null || !user.cert()) {
+                throw unauthenticated("client certificate " + (name == null ? "without a CN" : "CN=" + name)
+                        + " is not a user who may authenticate by certificate");
+            }
+        } else {
+            throw unauthenticated("authentication required: send 'Authorization: Bearer <token>' or a client certificate");
+        }
+        ex.setAttribute(USER_ATTRIBUTE, user);
+        return user;
+    }
+
+    private HttpError unauthenticated(String message) {
+        metrics.rejected("unauthenticated");
+        return new HttpError(401, "UNAUTHENTICATED", message);
+    }
+
+    private void authorizeKey(Auth.User user, byte[] key, boolean write) throws HttpError {
+        if (user == null || user.allows(key, write)) return;
+        metrics.rejected("forbidden");
+        String prefix = new String(user.prefix(), StandardCharsets.UTF_8);
+        throw new HttpError(403, "FORBIDDEN", "user '" + user.name() + "' (" + user.role().text() + ") may not "
+                + (write ? "write" : "read") + " this key" + (user.role() == Auth.Role.READ && write ? ": the role is read-only"
+                : ": allowed keys start with '" + prefix + "'"));
+    }
+
+    private void requireAdmin(Auth.User user) throws HttpError {
+        if (user == null || user.role() == Auth.Role.ADMIN) return;
+        metrics.rejected("forbidden");
+        throw new HttpError(403, "FORBIDDEN", "user '" + user.name() + "' (" + user.role().text() + ") is not an admin");
+    }
+
+    private static String commonName(java.security.cert.X509Certificate cert) {
+        try {
+            for (javax.naming.ldap.Rdn rdn : new javax.naming.ldap.LdapName(cert.getSubjectX500Principal().getName()).getRdns()) {
+                if (rdn.getType().equalsIgnoreCase("CN")) return rdn.getValue().toString();
+            }
+        } catch (javax.naming.InvalidNameException e) {
+            return null;
+        }
+        return null;
+    }
+
+    /**
+     * {@code GET /v1/auth/users} lists users (never tokens); {@code POST /v1/auth/users} with
+     * {@code {"name","role":"read|readwrite|admin","prefix":"","newToken":true,"cert":false}} creates or
+     * replaces one, keeping its token unless {@code newToken} (then the new token is in the answer,
+     * the only time it is shown); {@code DELETE /v1/auth/users/{name}} revokes one.
+     */
+    private void authUsers(HttpExchange ex, String path, String method) throws HttpError, IOException {
+        if (path.equals(AUTH_USERS)) {
+            switch (method) {
+                case "GET" -> {
+                    Map<String, Object> out = new LinkedHashMap<>();
+                    out.put("enabled", authRequired);
+                    out.put("users", Auth.describe(authTable()));
+                    sendJson(ex, 200, out);
+                }
+                case "POST" -> {
+                    byte[] body = readBody(ex);
+                    UserRequest req = parseUser(body);
+                    admin(ex, body, deadline -> putUser(req));
+                }
+                default -> throw methodNotAllowed(ex, "GET, POST");
+            }
+            return;
+        }
+        if (!method.equals("DELETE")) throw methodNotAllowed(ex, "DELETE");
+        String name = path.substring(AUTH_USERS.length() + 1);
+        try {
+            Auth.checkName(name);
+        } catch (IllegalArgumentException e) {
+            throw new HttpError(400, "BAD_REQUEST", e.getMessage());
+        }
+        admin(ex, null, deadline -> {
+            Auth.Table t = authTable();
+            Auth.User u = t.byName.get(name);
+            if (u == null) throw new HttpError(404, "NOT_FOUND", "no user '" + name + "'");
+            if (name.equals("root")) {
+                throw new HttpError(409, "ROOT_USER", "root, the bootstrap admin, cannot be revoked (a new leader would create "
+                        + "it again from the bootstrap token file); give it a new token with newToken instead");
+            }
+            if (u.role() == Auth.Role.ADMIN && t.byName.values().stream().filter(x -> x.role() == Auth.Role.ADMIN).count() == 1) {
+                throw new HttpError(409, "LAST_ADMIN", "'" + name + "' is the last admin");
+            }
+            await(consensus.submit(KvCodec.encode(KvCommand.delete(Auth.userKey(name)))), "commit");
+            log.info("node={} revoked user '{}'", nodeId, name);
+            Map<String, Object> out = new LinkedHashMap<>();
+            out.put("revoked", name);
+            return out;
+        });
+    }
+
+    private record UserRequest(String name, Auth.Role role, byte[] prefix, boolean newToken, boolean cert) {}
+
+    private UserRequest parseUser(byte[] body) throws HttpError {
+        String example = "; send {\"name\":\"alice\",\"role\":\"readwrite\",\"prefix\":\"app/\",\"newToken\":true}";
+        JsonNode n;
+        try {
+            n = json.readTree(body);
+        } catch (IOException e) {
+            throw new HttpError(400, "BAD_REQUEST", "body is not JSON" + example);
+        }
+        if (n == null || !n.isObject() || !n.path("name").isTextual() || !n.path("role").isTextual()) {
+            throw new HttpError(400, "BAD_REQUEST", "\"name\" and \"role\" are required" + example);
+        }
+        try {
+            Auth.checkName(n.get("name").asText());
+            byte[] prefix = n.path("prefix").asText("").getBytes(StandardCharsets.UTF_8);
+            if (prefix.length > limits.keyMaxBytes()) throw new IllegalArgumentException("prefix longer than the key limit");
+            return new UserRequest(n.get("name").asText(), Auth.Role.parse(n.get("role").asText()), prefix,
+                    n.path("newToken").asBoolean(false), n.path("cert").asBoolean(false));
+        } catch (IllegalArgumentException e) {
+            throw new HttpError(400, "BAD_REQUEST", e.getMessage());
+        }
+    }
+
+    /** On the leader: writes the user, with a new token if asked; the answer shows the token once. */
+    private Object putUser(UserRequest req) throws HttpError {
+        Auth.Table t = authTable();
+        Auth.User old = t.byName.get(req.name());
+        String token = req.newToken() ? Auth.newToken() : null;
+        byte[] hash = token != null ? Auth.sha256(token) : old == null ? null : old.tokenSha256();
+        if (hash == null && !req.cert()) {
+            throw new HttpError(400, "BAD_REQUEST", "user '" + req.name() + "' would have no credential: ask for newToken or cert");
+        }
+        if (old != null && old.role() == Auth.Role.ADMIN && req.role() != Auth.Role.ADMIN
+                && t.byName.values().stream().filter(x -> x.role() == Auth.Role.ADMIN).count() == 1) {
+            throw new HttpError(409, "LAST_ADMIN", "'" + req.name() + "' is the last admin");
+        }
+        Auth.User u = new Auth.User(req.name(), req.role(), req.prefix(), hash, req.cert());
+        await(consensus.submit(KvCodec.encode(KvCommand.put(Auth.userKey(u.name()), Auth.encode(u)))), "commit");
+        log.info("node={} {} user '{}' role={} prefix='{}'{}", nodeId, old == null ? "added" : "updated", u.name(), u.role().text(),
+                new String(u.prefix(), StandardCharsets.UTF_8), token != null ? " with a new token" : "");
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("name", u.name());
+        out.put("role", u.role().text());
+        out.put("prefix", new String(u.prefix(), StandardCharsets.UTF_8));
+        out.put("cert", u.cert());
+        if (token != null) out.put("token", token);
+        return out;
+    }
+
+    /**
+     * On a new leader with a bootstrap token: creates {@code root} (admin) unless it exists. The
+     * create-only condition makes it happen once in the cluster's life, whichever node leads first.
+     */
+    private void bootstrapAuth() {
+        byte[] hash = bootstrapTokenHash;
+        if (hash == null || authTable().byName.containsKey("root")) return;
+        KvCommand create = KvCommand.put(Auth.userKey("root"), Auth.encode(new Auth.User("root", Auth.Role.ADMIN, new byte[0], hash, false)))
+                .withCondition(new Condition.ModRevision(0));
+        try {
+            KvResult r = KvCodec.decodeResult(consensus.submit(KvCodec.encode(create)).get(requestTimeout.toMillis(), TimeUnit.MILLISECONDS));
+            if (r instanceof KvResult.Ok) log.info("node={} created the first admin user 'root' from the bootstrap token", nodeId);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException | RuntimeException e) {
+            log.debug("node={} could not create the bootstrap admin (the next leader will): {}", nodeId, e.toString());
+        }
+    }
+
     // ---------------------------------------------------------------- membership
 
     /** A member's HTTP base URI: the replicated address book's first, then the static configuration's; null if unknown. */
@@ -884,6 +1123,7 @@ public final class KvHttpApi implements HttpHandler, AutoCloseable {
             if (w.target() == leader) w.moved().complete(null);
         }
         if (leader == nodeId) Thread.ofVirtual().name("keel-publish-http-" + nodeId).start(this::publishHttpAddresses);
+        if (leader == nodeId && bootstrapTokenHash != null) Thread.ofVirtual().name("keel-auth-bootstrap-" + nodeId).start(this::bootstrapAuth);
     }
 
     /**
@@ -1275,6 +1515,7 @@ public final class KvHttpApi implements HttpHandler, AutoCloseable {
     }
 
     private void sendError(HttpExchange ex, HttpError e) {
+        if (e.status == 401) ex.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"keel\"");
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("error", e.getMessage());
         out.put("code", e.code);
