@@ -58,6 +58,7 @@ public final class KvServer implements AutoCloseable {
         try {
             Consensus consensus = new RaftConsensus(raft);
             KvMetrics metrics = new KvMetrics(config.nodeId(), consensus, sm);
+            metrics.bindTransport(() -> raft.transport().stats());
             api = new KvHttpApi(config.nodeId(), consensus, sm, config.httpMembers(), config.limits(),
                     config.requestTimeout(), metrics, forwardSsl);
             if (config.tokenAuth()) api.requireAuthentication(bootstrapToken);
