@@ -42,6 +42,10 @@ final class ClientCommands {
         @Option(names = "--key", description = "The private key of --cert (unencrypted PKCS#8 PEM).")
         Path key;
 
+        @Option(names = "--token", description = "Authenticate with this bearer token (clusters running with --auth); "
+                + "default: the KEEL_TOKEN environment variable. Use https:// endpoints: plain HTTP exposes it.")
+        String token = System.getenv("KEEL_TOKEN");
+
         KeelClient client() {
             List<URI> uris = Arrays.stream(endpoints.split(",")).map(String::trim).filter(s -> !s.isEmpty())
                     .map(s -> httpUri(s, "--endpoints")).toList();
@@ -54,6 +58,7 @@ final class ClientCommands {
             KeelClient.Builder b = KeelClient.builder(uris).operationTimeout(Duration.ofMillis(timeoutMillis));
             if (caCert != null) b.trustedCa(caCert);
             if (cert != null) b.clientCertificate(cert, key);
+            if (token != null && !token.isBlank()) b.token(token.strip());
             return b.build(); // IllegalArgumentException naming a bad TLS file
         }
     }

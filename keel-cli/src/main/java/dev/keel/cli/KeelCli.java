@@ -8,7 +8,8 @@ import picocli.CommandLine.Command;
         description = "Keel: a Raft consensus library and replicated key-value store for the JVM.",
         subcommands = {DemoCommand.class, ServeCommand.class, CertsCommand.class, ClientCommands.Put.class, ClientCommands.Get.class,
             ClientCommands.Delete.class, ClientCommands.Scan.class, ClientCommands.StatusCmd.class, ClientCommands.Members.class,
-            ClientCommands.TransferLeader.class, RecoverCommand.class, SimCommand.class, FaultsCommand.class, ExploreCommand.class,
+            ClientCommands.TransferLeader.class, AuthCommands.Auth.class, RecoverCommand.class, SimCommand.class, FaultsCommand.class,
+            ExploreCommand.class,
             CommandLine.HelpCommand.class})
 public final class KeelCli implements Runnable {
     @CommandLine.Spec

@@ -2,6 +2,7 @@ package dev.keel.cli;
 
 import dev.keel.kv.HttpTls;
 import dev.keel.kv.KvConfig;
+import dev.keel.kv.http.KvLimits;
 import dev.keel.kv.KvServer;
 import dev.keel.kv.client.KeelClient;
 import dev.keel.kv.client.KeelClientException;
@@ -112,6 +113,45 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--peer-trusted-ca-file", description = "The cluster CA (PEM): peers' certificates must chain to it.")
     Path peerTrustedCaFile;
 
+    @Option(names = "--client-cert-auth", description = "Require every HTTP client to present a certificate chaining to "
+            + "--trusted-ca-file (refused in the TLS handshake otherwise). Needs --cert-file, --key-file, --trusted-ca-file.")
+    boolean clientCertAuth;
+
+    @Option(names = "--auth", description = "Require every HTTP request (but /health) to authenticate as a user (bearer "
+            + "token, or client certificate) with a role allowing it: 401 / 403 otherwise. Manage users with keel auth.")
+    boolean auth;
+
+    @Option(names = "--auth-bootstrap-token-file", description = "With --auth: a file holding the first admin's token "
+            + "(keel auth new-token); the first leader creates user root (admin) with it. Give the same file to every node.")
+    Path authBootstrapTokenFile;
+
+    @Option(names = "--insecure-allow-unauthenticated", description = "Serve the HTTP API on an address other than "
+            + "loopback without client authentication. Without it (and without --client-cert-auth) --http must be a "
+            + "loopback address: anyone who can reach the API can read and write every key.")
+    boolean insecureAllowUnauthenticated;
+
+    @Option(names = "--max-key-bytes", description = "Largest key; a longer one gets 413 (default: ${DEFAULT-VALUE}).")
+    int maxKeyBytes = KvLimits.DEFAULT.keyMaxBytes();
+
+    @Option(names = "--max-value-bytes", description = "Largest value; a larger one gets 413 (default: ${DEFAULT-VALUE}).")
+    int maxValueBytes = KvLimits.DEFAULT.valueMaxBytes();
+
+    @Option(names = "--max-request-bytes", description = "Largest request body read at all; a larger one gets 413 and "
+            + "the connection closes (default: ${DEFAULT-VALUE}; at least --max-value-bytes).")
+    int maxRequestBytes = KvLimits.DEFAULT.bodyMaxBytes();
+
+    @Option(names = "--max-connections", description = "Open HTTP connections at once; one more gets 429 to its first "
+            + "request and is closed (default: ${DEFAULT-VALUE}).")
+    int maxConnections = KvLimits.DEFAULT.connectionsMax();
+
+    @Option(names = "--max-inflight-per-client", description = "Requests one client address has in flight at once; "
+            + "more get 429 (default: ${DEFAULT-VALUE}).")
+    int maxInflightPerClient = KvLimits.DEFAULT.inflightPerClientMax();
+
+    @Option(names = "--peer-max-frame-bytes", description = "Largest frame on the peer port; a peer announcing a larger "
+            + "one is disconnected and the reason logged (default: ${DEFAULT-VALUE}, 4-32 MiB).")
+    int peerMaxFrameBytes = ServerConfig.PEER_MAX_FRAME_BYTES_DEFAULT;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -192,6 +232,10 @@ final class ServeCommand implements Callable<Integer> {
         if (trustedCaFile != null && certFile == null) {
             throw new IllegalArgumentException("--trusted-ca-file is for HTTPS: give --cert-file and --key-file too");
         }
+        if (clientCertAuth && trustedCaFile == null) {
+            throw new IllegalArgumentException("--client-cert-auth needs --trusted-ca-file (the CA client certificates must chain "
+                    + "to) and HTTPS (--cert-file, --key-file)");
+        }
         List<String> missing = new ArrayList<>();
         if (peerCertFile == null) missing.add("--peer-cert-file");
         if (peerKeyFile == null) missing.add("--peer-key-file");
@@ -211,7 +255,7 @@ final class ServeCommand implements Callable<Integer> {
     }
 
     private HttpTls httpTls() {
-        return certFile == null ? null : new HttpTls(certFile, keyFile, trustedCaFile);
+        return certFile == null ? null : new HttpTls(certFile, keyFile, trustedCaFile, clientCertAuth);
     }
 
     private PeerTls peerTls() {
@@ -265,8 +309,11 @@ final class ServeCommand implements Callable<Integer> {
         httpMembers.put(id, selfHttp());
         ServerConfig sc = ServerConfig.builder(id, clusterId, members, dataDir)
                 .tickMillis(tickMillis).electionTimeoutTicks(electionTicks).heartbeatIntervalTicks(heartbeatTicks)
-                .snapshotEveryEntries(snapshotEvery).proposalTimeoutMillis(timeoutMillis).joining(true).peerTls(peerTls()).build();
-        return KvConfig.builder(sc, ClusterSpec.hostPort(http, "--http"), httpMembers).httpTls(httpTls()).build();
+                .snapshotEveryEntries(snapshotEvery).proposalTimeoutMillis(timeoutMillis).joining(true).peerTls(peerTls())
+                .peerMaxFrameBytes(peerMaxFrameBytes).build();
+        return KvConfig.builder(sc, ClusterSpec.hostPort(http, "--http"), httpMembers).httpTls(httpTls()).limits(limits())
+                .insecureAllowUnauthenticated(insecureAllowUnauthenticated).tokenAuth(auth)
+                .authBootstrapTokenFile(authBootstrapTokenFile).build();
     }
 
     /**
@@ -368,8 +415,30 @@ final class ServeCommand implements Callable<Integer> {
         }
         ServerConfig sc = ServerConfig.builder(id, clusterId, members, dataDir)
                 .tickMillis(tickMillis).electionTimeoutTicks(electionTicks).heartbeatIntervalTicks(heartbeatTicks)
-                .snapshotEveryEntries(snapshotEvery).proposalTimeoutMillis(timeoutMillis).peerTls(peerTls()).build();
-        return KvConfig.builder(sc, httpAddress, ClusterSpec.httpUris(httpMembers, httpScheme())).httpTls(httpTls()).build();
+                .snapshotEveryEntries(snapshotEvery).proposalTimeoutMillis(timeoutMillis).peerTls(peerTls())
+                .peerMaxFrameBytes(peerMaxFrameBytes).build();
+        return KvConfig.builder(sc, httpAddress, ClusterSpec.httpUris(httpMembers, httpScheme())).httpTls(httpTls()).limits(limits())
+                .insecureAllowUnauthenticated(insecureAllowUnauthenticated).tokenAuth(auth)
+                .authBootstrapTokenFile(authBootstrapTokenFile).build();
+    }
+
+    /** The HTTP limits from the flags; IllegalArgumentException naming the flag that is out of range. */
+    KvLimits limits() {
+        positive(maxKeyBytes, "--max-key-bytes");
+        if (maxValueBytes < 0) throw new IllegalArgumentException("--max-value-bytes " + maxValueBytes + " must not be negative");
+        positive(maxConnections, "--max-connections");
+        positive(maxInflightPerClient, "--max-inflight-per-client");
+        if (maxRequestBytes < maxValueBytes) {
+            throw new IllegalArgumentException("--max-request-bytes (" + maxRequestBytes + ") must be at least --max-value-bytes ("
+                    + maxValueBytes + "): a PUT's body is its value");
+        }
+        KvLimits d = KvLimits.DEFAULT;
+        return new KvLimits(maxKeyBytes, maxValueBytes, maxRequestBytes, d.scanLimitDefault(), d.scanLimitMax(), maxConnections,
+                maxInflightPerClient);
+    }
+
+    private static void positive(int v, String flag) {
+        if (v <= 0) throw new IllegalArgumentException(flag + " " + v + " must be positive");
     }
 
     /**

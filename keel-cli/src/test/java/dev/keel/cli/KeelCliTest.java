@@ -129,6 +129,59 @@ class KeelCliTest {
     }
 
     @Test
+    void serveLimitFlagsReachTheConfigAndBadOnesAreUsageErrors() {
+        String data = dir.resolve("n1").toString();
+        ServeCommand serve = parseServe("--id", "1", "--data-dir", data, "--http", "127.0.0.1:8081", "--cluster", "1=127.0.0.1:9081",
+                "--max-key-bytes", "100", "--max-value-bytes", "2000", "--max-request-bytes", "3000", "--max-connections", "7",
+                "--max-inflight-per-client", "3", "--peer-max-frame-bytes", "8388608");
+        KvConfig c = serve.config();
+        assertThat(c.limits().keyMaxBytes()).isEqualTo(100);
+        assertThat(c.limits().valueMaxBytes()).isEqualTo(2000);
+        assertThat(c.limits().bodyMaxBytes()).isEqualTo(3000);
+        assertThat(c.limits().connectionsMax()).isEqualTo(7);
+        assertThat(c.limits().inflightPerClientMax()).isEqualTo(3);
+        assertThat(c.server().peerMaxFrameBytes()).isEqualTo(8 << 20);
+        String[] base = {"serve", "--id", "1", "--data-dir", data, "--http", "127.0.0.1:8081", "--cluster", "1=127.0.0.1:9081"};
+        usageError("--max-connections 0 must be positive", concat(base, "--max-connections", "0"));
+        usageError("--max-request-bytes (10) must be at least --max-value-bytes (20)",
+                concat(base, "--max-value-bytes", "20", "--max-request-bytes", "10"));
+        usageError("peerMaxFrameBytes (1000) must be in", concat(base, "--peer-max-frame-bytes", "1000"));
+    }
+
+    @Test
+    void serveOnANonLoopbackAddressNeedsAuthenticationOrTheExplicitFlag() {
+        String data = dir.resolve("n1").toString();
+        String[] base = {"serve", "--id", "1", "--data-dir", data, "--http", "0.0.0.0:8081", "--cluster", "1=127.0.0.1:9081",
+                "--http-cluster", "1=127.0.0.1:8081"};
+        usageError("0.0.0.0:8081, which is not a loopback address, with no client authentication", base);
+        usageError("--client-cert-auth needs --trusted-ca-file", concat(base, "--client-cert-auth"));
+        ServeCommand allowed = parseServe(java.util.Arrays.copyOfRange(concat(base, "--insecure-allow-unauthenticated"), 1, base.length + 1));
+        assertThat(allowed.config().httpAddress().getPort()).isEqualTo(8081);
+        assertThat(allowed.config().authenticated()).isFalse();
+        // Loopback needs neither.
+        assertThat(parseServe("--id", "1", "--data-dir", data, "--http", "127.0.0.1:8081", "--cluster", "1=127.0.0.1:9081")
+                .config().authenticated()).isFalse();
+    }
+
+    @Test
+    void authNewTokenPrintsARandomTokenAndBadRolesAreUsageErrors() {
+        Run a = run("auth", "new-token");
+        Run b = run("auth", "new-token");
+        assertThat(a.exit()).isZero();
+        assertThat(a.out().strip()).matches("keel_[A-Za-z0-9_-]{43}");
+        assertThat(a.out()).isNotEqualTo(b.out());
+        usageError("--role: role 'owner' must be read, readwrite or admin", "auth", "add-user", "--name", "x", "--role", "owner");
+        usageError("missing subcommand", "auth");
+        assertThat(run("auth", "add-user", "--help").out()).contains("--name", "--role", "--prefix", "--cert-auth", "--token");
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+
+    @Test
     void joinConfigContactsTheCurrentMembersAndStartsOutsideTheCluster() {
         ServeCommand serve = parseServe("--id", "4", "--data-dir", dir.resolve("n4").toString(), "--http", "127.0.0.1:8084",
                 "--join", "127.0.0.1:8081", "--listen", "127.0.0.1:9084");

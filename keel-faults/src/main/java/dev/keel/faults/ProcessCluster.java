@@ -63,6 +63,10 @@ public final class ProcessCluster implements AutoCloseable {
         cmd.addAll(List.of("serve", "--id", Integer.toString(id), "--data-dir", dir.resolve("n" + id).toString(),
                 "--cluster-id", "keel-faults", "--cluster", cluster, "--http", hostPort(network.httpListen(id)),
                 "--http-cluster", httpCluster));
+        if (!network.httpListen(id).getAddress().isLoopbackAddress()) {
+            // Network namespaces give each node its own address; the harness's private network is its only client.
+            cmd.add("--insecure-allow-unauthenticated");
+        }
         cmd.addAll(serveOptions);
         return cmd;
     }

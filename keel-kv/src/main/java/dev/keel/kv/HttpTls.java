@@ -15,13 +15,24 @@ import java.util.Objects;
  *     addresses clients dial, since clients verify them
  * @param keyFile its private key, unencrypted PKCS#8 PEM
  * @param trustedCaFile the CA that client certificates must chain to, or null. With it the server asks
- *     for a client certificate but does not yet require one (authentication is a later step); followers
- *     also trust it when they forward requests to an https leader
+ *     for a client certificate (and requires one with {@code clientCertRequired}); followers also trust
+ *     it when they forward requests to an https leader
+ * @param clientCertRequired refuse, in the TLS handshake, every client without a certificate chaining
+ *     to {@code trustedCaFile} (etcd's {@code --client-cert-auth}): client authentication by certificate,
+ *     which counts as authentication for the loopback-only rule of {@link KvConfig}
  */
-public record HttpTls(Path certFile, Path keyFile, Path trustedCaFile) {
+public record HttpTls(Path certFile, Path keyFile, Path trustedCaFile, boolean clientCertRequired) {
     public HttpTls {
         Objects.requireNonNull(certFile, "certFile");
         Objects.requireNonNull(keyFile, "keyFile");
+        if (clientCertRequired && trustedCaFile == null) {
+            throw new IllegalArgumentException("requiring client certificates needs the trusted CA file they must chain to");
+        }
+    }
+
+    /** Client certificates asked for (with a trusted CA) but not required. */
+    public HttpTls(Path certFile, Path keyFile, Path trustedCaFile) {
+        this(certFile, keyFile, trustedCaFile, false);
     }
 
     /**
@@ -31,6 +42,6 @@ public record HttpTls(Path certFile, Path keyFile, Path trustedCaFile) {
      */
     public SslContext serverContext() {
         return TlsFiles.serverContext(certFile, "certificate file", keyFile, "key file", trustedCaFile, "trusted CA file",
-                ClientAuth.OPTIONAL);
+                clientCertRequired ? ClientAuth.REQUIRE : ClientAuth.OPTIONAL);
     }
 }

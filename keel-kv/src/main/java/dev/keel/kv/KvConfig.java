@@ -27,9 +27,19 @@ import java.util.TreeMap;
  *     Timeout normally comes first
  * @param httpTls HTTPS for the API, or null for plain HTTP. {@code httpMembers} should then be
  *     https URIs, as clients and forwarding followers reach the nodes there
+ * @param insecureAllowUnauthenticated serve the API on an address other than loopback without any
+ *     client authentication. Refused otherwise (see {@link #authenticated()}): anyone who can reach
+ *     such a node could read and write every key and change the membership
+ * @param tokenAuth require every request (but {@code /health}) to authenticate as a user with a
+ *     bearer token or a client certificate, and to hold a role allowing it (see {@code Auth})
+ * @param authBootstrapTokenFile with {@code tokenAuth}: a file holding the first admin's token
+ *     ({@code bin/keel auth new-token}); when a node with it leads and user {@code root} does not exist,
+ *     it creates {@code root} (admin) with this token's hash. Give the same file to every node, or
+ *     null on nodes started after the bootstrap
  */
 public record KvConfig(ServerConfig server, InetSocketAddress httpAddress, Map<Integer, URI> httpMembers, KvLimits limits,
-                       long sessionTtlEntries, int maxSessions, Duration requestTimeout, HttpTls httpTls) {
+                       long sessionTtlEntries, int maxSessions, Duration requestTimeout, HttpTls httpTls,
+                       boolean insecureAllowUnauthenticated, boolean tokenAuth, java.nio.file.Path authBootstrapTokenFile) {
 
     public KvConfig {
         if (server == null || httpAddress == null || httpMembers == null || limits == null || requestTimeout == null) {
@@ -49,6 +59,29 @@ public record KvConfig(ServerConfig server, InetSocketAddress httpAddress, Map<I
         if (requestTimeout.isNegative() || requestTimeout.isZero()) {
             throw new IllegalArgumentException("requestTimeout " + requestTimeout + " must be positive");
         }
+        if (authBootstrapTokenFile != null && !tokenAuth) {
+            throw new IllegalArgumentException("an auth bootstrap token file is for token authentication (--auth)");
+        }
+        if (!tokenAuth && !authenticated(httpTls) && !isLoopback(httpAddress) && !insecureAllowUnauthenticated) {
+            throw new IllegalArgumentException("the HTTP API would listen on " + httpAddress.getHostString() + ":" + httpAddress.getPort()
+                    + ", which is not a loopback address, with no client authentication: anyone who can reach it could read and "
+                    + "write every key. Turn on authentication (--auth), require client certificates (--client-cert-auth with --cert-file, --key-file and "
+                    + "--trusted-ca-file), listen on 127.0.0.1, or accept the risk with --insecure-allow-unauthenticated");
+        }
+    }
+
+    /** Whether clients must authenticate: as users (tokenAuth), or by certificate when HTTPS requires one. */
+    public boolean authenticated() {
+        return tokenAuth || authenticated(httpTls);
+    }
+
+    private static boolean authenticated(HttpTls tls) {
+        return tls != null && tls.clientCertRequired();
+    }
+
+    /** Whether only this machine can reach {@code a} (127.0.0.0/8, ::1; a name resolving to one). */
+    public static boolean isLoopback(InetSocketAddress a) {
+        return a.getAddress() != null && a.getAddress().isLoopbackAddress();
     }
 
     public int nodeId() {
@@ -69,6 +102,9 @@ public record KvConfig(ServerConfig server, InetSocketAddress httpAddress, Map<I
         private int maxSessions = KvStateMachine.DEFAULT_MAX_SESSIONS;
         private Duration requestTimeout;
         private HttpTls httpTls;
+        private boolean insecureAllowUnauthenticated;
+        private boolean tokenAuth;
+        private java.nio.file.Path authBootstrapTokenFile;
 
         private Builder(ServerConfig server, InetSocketAddress httpAddress, Map<Integer, URI> httpMembers) {
             this.server = server;
@@ -82,11 +118,17 @@ public record KvConfig(ServerConfig server, InetSocketAddress httpAddress, Map<I
         public Builder requestTimeout(Duration v) { requestTimeout = v; return this; }
         /** HTTPS for the API (null, the default: plain HTTP). */
         public Builder httpTls(HttpTls v) { httpTls = v; return this; }
+        /** Allow a non-loopback HTTP address without client authentication (see {@code insecureAllowUnauthenticated}). */
+        public Builder insecureAllowUnauthenticated(boolean v) { insecureAllowUnauthenticated = v; return this; }
+        /** Users, tokens and roles (see {@code tokenAuth}). */
+        public Builder tokenAuth(boolean v) { tokenAuth = v; return this; }
+        public Builder authBootstrapTokenFile(java.nio.file.Path v) { authBootstrapTokenFile = v; return this; }
 
         public KvConfig build() {
             Duration timeout = requestTimeout != null ? requestTimeout
                     : Duration.ofMillis(server.proposalTimeoutMillis()).plusSeconds(2);
-            return new KvConfig(server, httpAddress, httpMembers, limits, sessionTtlEntries, maxSessions, timeout, httpTls);
+            return new KvConfig(server, httpAddress, httpMembers, limits, sessionTtlEntries, maxSessions, timeout, httpTls,
+                    insecureAllowUnauthenticated, tokenAuth, authBootstrapTokenFile);
         }
     }
 }

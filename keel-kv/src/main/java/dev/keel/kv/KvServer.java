@@ -12,7 +12,6 @@ import dev.keel.transport.TlsFiles;
 import io.netty.handler.ssl.SslContext;
 import java.io.IOException;
 import java.nio.file.Path;
-import javax.net.ssl.SSLContext;
 import java.net.InetSocketAddress;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -34,13 +33,16 @@ public final class KvServer implements AutoCloseable {
     private final RaftServer raft;
     private final KvStateMachine stateMachine;
     private final KvMetrics metrics;
+    private final KvHttpApi api;
     private final KvHttpServer http;
 
-    private KvServer(KvConfig config, RaftServer raft, KvStateMachine stateMachine, KvMetrics metrics, KvHttpServer http) {
+    private KvServer(KvConfig config, RaftServer raft, KvStateMachine stateMachine, KvMetrics metrics, KvHttpApi api,
+                     KvHttpServer http) {
         this.config = config;
         this.raft = raft;
         this.stateMachine = stateMachine;
         this.metrics = metrics;
+        this.api = api;
         this.http = http;
     }
 
@@ -48,21 +50,54 @@ public final class KvServer implements AutoCloseable {
     public static KvServer start(KvConfig config) throws IOException {
         // TLS files first: a bad one is reported before anything is opened or bound.
         SslContext httpSsl = config.httpTls() == null ? null : config.httpTls().serverContext();
-        SSLContext forwardSsl = forwardContext(config);
+        SslContext forwardSsl = forwardContext(config);
+        String bootstrapToken = config.authBootstrapTokenFile() == null ? null : readToken(config.authBootstrapTokenFile());
         KvStateMachine sm = new KvStateMachine(config.sessionTtlEntries(), config.maxSessions());
         RaftServer raft = RaftServer.start(config.server(), sm);
+        KvHttpApi api = null;
         try {
             Consensus consensus = new RaftConsensus(raft);
             KvMetrics metrics = new KvMetrics(config.nodeId(), consensus, sm);
-            KvHttpApi api = new KvHttpApi(config.nodeId(), consensus, sm, config.httpMembers(), config.limits(),
+            metrics.bindTransport(() -> raft.transport().stats());
+            api = new KvHttpApi(config.nodeId(), consensus, sm, config.httpMembers(), config.limits(),
                     config.requestTimeout(), metrics, forwardSsl);
-            KvHttpServer http = KvHttpServer.start(config.httpAddress(), api, config.limits().bodyMaxBytes(), httpSsl);
+            if (config.tokenAuth()) api.requireAuthentication(bootstrapToken);
+            KvHttpServer http = KvHttpServer.start(config.httpAddress(), api, config.limits(), httpSsl);
             log.info("node={} {}={} serving the KV API", config.nodeId(), httpSsl != null ? "https" : "http", http.address());
-            return new KvServer(config, raft, sm, metrics, http);
+            if (config.tokenAuth()) {
+                log.info("node={} clients must authenticate as users (bearer token or client certificate){}", config.nodeId(),
+                        bootstrapToken != null ? "; first admin 'root' from the bootstrap token file" : "");
+            } else if (config.authenticated()) {
+                log.info("node={} clients must present a certificate from the trusted CA", config.nodeId());
+            } else if (KvConfig.isLoopback(config.httpAddress())) {
+                log.info("node={} no client authentication configured: the KV API listens on loopback {} only", config.nodeId(),
+                        http.address());
+            } else {
+                log.warn("node={} no client authentication configured and the KV API listens on {} "
+                        + "(insecureAllowUnauthenticated): anyone who can reach it can read and write every key", config.nodeId(),
+                        http.address());
+            }
+            return new KvServer(config, raft, sm, metrics, api, http);
         } catch (IOException | RuntimeException e) {
+            if (api != null) api.close();
             raft.close();
             throw e;
         }
+    }
+
+    /** The bootstrap token in {@code file} (one line); IllegalArgumentException naming the file otherwise. */
+    static String readToken(Path file) {
+        String t;
+        try {
+            t = java.nio.file.Files.readString(file, java.nio.charset.StandardCharsets.UTF_8).strip();
+        } catch (IOException e) {
+            throw new IllegalArgumentException("auth bootstrap token file " + file + " cannot be read: " + e);
+        }
+        if (!t.startsWith(dev.keel.kv.http.Auth.TOKEN_PREFIX) || t.length() < 40 || t.chars().anyMatch(Character::isWhitespace)) {
+            throw new IllegalArgumentException("auth bootstrap token file " + file + " does not hold a token as "
+                    + "bin/keel auth new-token makes (keel_ and 43 characters)");
+        }
+        return t;
     }
 
     /**
@@ -70,14 +105,14 @@ public final class KvServer implements AutoCloseable {
      * the peers' CA (one cluster CA usually signs both), presenting this node's HTTP certificate in
      * case the leader asks for one; null (the JDK's default trust) without either CA.
      */
-    private static SSLContext forwardContext(KvConfig config) {
+    static SslContext forwardContext(KvConfig config) {
         HttpTls tls = config.httpTls();
         PeerTls peer = config.server().peerTls();
         Path ca = tls != null && tls.trustedCaFile() != null ? tls.trustedCaFile() : peer != null ? peer.trustedCaFile() : null;
         if (ca == null) return null;
         String caFlag = tls != null && tls.trustedCaFile() != null ? "trusted CA file" : "peer trusted CA file";
-        return tls == null ? TlsFiles.jdkContext(ca, caFlag, null, null, null, null)
-                : TlsFiles.jdkContext(ca, caFlag, tls.certFile(), "certificate file", tls.keyFile(), "key file");
+        return tls == null ? TlsFiles.clientContext(ca, caFlag, null, null, null, null, true)
+                : TlsFiles.clientContext(ca, caFlag, tls.certFile(), "certificate file", tls.keyFile(), "key file", true);
     }
 
     public KvConfig config() {
@@ -104,11 +139,12 @@ public final class KvServer implements AutoCloseable {
     @Override
     public void close() {
         http.close();
+        api.close();
         raft.close();
     }
 
     /** RaftServer as the HTTP layer's {@link Consensus}. */
-    private record RaftConsensus(RaftServer server) implements Consensus {
+    record RaftConsensus(RaftServer server) implements Consensus {
         @Override
         public CompletableFuture<byte[]> submit(byte[] command) {
             return server.submit(command);

@@ -78,9 +78,8 @@ class KvTlsClusterTest {
     }
 
     private KeelClient client(Path ca) {
-        // KeelClient's default budget of 30 s per call. A follower's forward to a leader whose HTTPS
-        // server just restarted can hang for a whole attempt (7 s) on the forwarding client's stale
-        // pooled connection (a known defect, to be fixed); the call must still succeed within its budget.
+        // KeelClient's default budget of 30 s per call (KvForwardRestartTest checks that a forward
+        // to a restarted leader succeeds in its first attempt).
         KeelClient.Builder b = KeelClient.builder(List.copyOf(httpMembers.values())).operationTimeout(Duration.ofSeconds(30));
         if (ca != null) b.trustedCa(ca);
         return b.build();

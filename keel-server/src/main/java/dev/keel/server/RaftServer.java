@@ -168,7 +168,7 @@ public final class RaftServer implements AutoCloseable {
         };
         this.transport = network != null ? network.join(config.nodeId(), peersOf(config), inbound)
                 : new PeerTransport(TransportConfig.builder(config.nodeId(), config.clusterId(), config.address())
-                        .peers(peersOf(config)).tls(config.peerTls()).build(), inbound);
+                        .peers(peersOf(config)).tls(config.peerTls()).maxFrameBytes(config.peerMaxFrameBytes()).build(), inbound);
         // Members added after bootstrap (from the restored snapshot's address book).
         addressBook.forEach((peer, member) -> {
             if (peer != config.nodeId() && !config.members().containsKey(peer)) transport.addPeer(peer, member.peer());

@@ -25,13 +25,23 @@ import java.util.TreeMap;
  *     last one (0: no byte trigger); default 64 MiB bounds the log for large values
  * @param peerTls mutual TLS between this node and its peers (see {@link PeerTls}), or null for
  *     plaintext; ignored when the node runs on a {@code LocalNetwork}
+ * @param peerMaxFrameBytes the largest frame sent or accepted on the peer port (default 16 MiB, at
+ *     least 4 MiB, at most 32 MiB). A peer sending a larger length prefix is refused
+ *     before the frame is read: the connection closes and the reason is logged, so no stranger
+ *     can make a node allocate more than this per connection. An AppendEntries carries at most
+ *     1 MiB of entries (the core's maxBytesPerAppend, which also bounds one command) and a
+ *     snapshot chunk 1 MiB, so the minimum of 4 MiB leaves room for every legitimate frame
  */
 public record ServerConfig(int nodeId, String clusterId, Map<Integer, InetSocketAddress> members, Path dataDir,
                            int tickMillis, int electionTimeoutTicks, int heartbeatIntervalTicks,
                            long proposalTimeoutMillis, long snapshotEveryEntries, long snapshotEveryBytes,
                            long maxUncommittedBytes,
                            int maxPendingRequests, boolean preVote, boolean checkQuorum, boolean leaseReads,
-                           boolean sync, boolean joining, PeerTls peerTls) {
+                           boolean sync, boolean joining, PeerTls peerTls, int peerMaxFrameBytes) {
+    public static final int PEER_MAX_FRAME_BYTES_MIN = 4 << 20;
+    public static final int PEER_MAX_FRAME_BYTES_DEFAULT = 16 << 20;
+    /** Half the transport's 64 MiB queue per peer, so that two of the largest frames fit it. */
+    public static final int PEER_MAX_FRAME_BYTES_MAX = 32 << 20;
 
     public ServerConfig {
         if (nodeId <= 0) throw new IllegalArgumentException("nodeId " + nodeId + " must be positive");
@@ -58,6 +68,10 @@ public record ServerConfig(int nodeId, String clusterId, Map<Integer, InetSocket
         if (maxUncommittedBytes <= 0) throw new IllegalArgumentException("maxUncommittedBytes must be positive");
         if (maxPendingRequests <= 0) throw new IllegalArgumentException("maxPendingRequests must be positive");
         if (leaseReads && !checkQuorum) throw new IllegalArgumentException("leaseReads requires checkQuorum");
+        if (peerMaxFrameBytes < PEER_MAX_FRAME_BYTES_MIN || peerMaxFrameBytes > PEER_MAX_FRAME_BYTES_MAX) {
+            throw new IllegalArgumentException("peerMaxFrameBytes (" + peerMaxFrameBytes + ") must be in [" + PEER_MAX_FRAME_BYTES_MIN
+                    + ", " + PEER_MAX_FRAME_BYTES_MAX + "]: an AppendEntries carries up to 1 MiB of entries, a snapshot chunk 1 MiB");
+        }
     }
 
     /** The bootstrap voters: every member, or every member but this node when joining. */
@@ -93,6 +107,7 @@ public record ServerConfig(int nodeId, String clusterId, Map<Integer, InetSocket
         private boolean sync = true;
         private boolean joining = false;
         private PeerTls peerTls;
+        private int peerMaxFrameBytes = PEER_MAX_FRAME_BYTES_DEFAULT;
 
         private Builder(int nodeId, String clusterId, Map<Integer, InetSocketAddress> members, Path dataDir) {
             this.nodeId = nodeId;
@@ -118,12 +133,14 @@ public record ServerConfig(int nodeId, String clusterId, Map<Integer, InetSocket
         public Builder joining(boolean v) { joining = v; return this; }
         /** Mutual TLS between peers (null, the default: plaintext). */
         public Builder peerTls(PeerTls v) { peerTls = v; return this; }
+        /** The largest frame on the peer port (see {@code peerMaxFrameBytes}). */
+        public Builder peerMaxFrameBytes(int v) { peerMaxFrameBytes = v; return this; }
 
         public ServerConfig build() {
             return new ServerConfig(nodeId, clusterId, members, dataDir, tickMillis, electionTimeoutTicks,
                     heartbeatIntervalTicks, proposalTimeoutMillis, snapshotEveryEntries, snapshotEveryBytes,
                     maxUncommittedBytes,
-                    maxPendingRequests, preVote, checkQuorum, leaseReads, sync, joining, peerTls);
+                    maxPendingRequests, preVote, checkQuorum, leaseReads, sync, joining, peerTls, peerMaxFrameBytes);
         }
     }
 }

@@ -94,11 +94,13 @@ class RaftServerIntegrationTest {
     void start(int id, long snapshotEvery) throws IOException {
         ServerConfig c = ServerConfig.builder(id, "test", members, dir.resolve("n" + id))
                 .tickMillis(10).electionTimeoutTicks(30).heartbeatIntervalTicks(3)
-                .snapshotEveryEntries(snapshotEvery).proposalTimeoutMillis(5000).build();
+                .snapshotEveryEntries(snapshotEvery).proposalTimeoutMillis(5000).peerMaxFrameBytes(peerMaxFrameBytes).build();
         MapMachine m = new MapMachine();
         machines.put(id, m);
         servers.put(id, RaftServer.start(c, m, network));
     }
+
+    int peerMaxFrameBytes = ServerConfig.PEER_MAX_FRAME_BYTES_DEFAULT;
 
     /** Null: TCP; else every node started by {@link #start} joins this in-process network. */
     dev.keel.transport.LocalNetwork network;
@@ -228,6 +230,44 @@ class RaftServerIntegrationTest {
                 .hasMessageContaining("clusterId");
         assertThatThrownBy(() -> ServerConfig.builder(1, "t", members, dir).electionTimeoutTicks(3).heartbeatIntervalTicks(3).build())
                 .hasMessageContaining("electionTimeoutTicks (3) must exceed heartbeatIntervalTicks (3)");
+        assertThatThrownBy(() -> ServerConfig.builder(1, "t", members, dir).peerMaxFrameBytes(1 << 20).build())
+                .hasMessageContaining("peerMaxFrameBytes (1048576) must be in [4194304, 33554432]");
+    }
+
+    /**
+     * With the smallest frame limit (4 MiB) a command of nearly 1 MiB (the largest the core takes)
+     * still replicates, while a connection
+     * announcing a 5 MiB frame, after a valid hello, is closed before the frame is read; the cluster
+     * goes on committing.
+     */
+    @Test
+    void thePeerFrameLimitRefusesLargerFramesAndLetsNormalTrafficThrough() throws Exception {
+        peerMaxFrameBytes = ServerConfig.PEER_MAX_FRAME_BYTES_MIN;
+        for (int id = 1; id <= 3; id++) start(id, 0);
+        String big = "x".repeat(1_000_000);
+        write("big=" + big);
+        await("the 1 MB value on every node", () -> machines.values().stream().allMatch(m -> big.equals(m.get("big"))));
+
+        try (java.net.Socket rogue = new java.net.Socket(members.get(1).getAddress(), members.get(1).getPort())) {
+            rogue.setSoTimeout(10_000);
+            java.io.OutputStream out = rogue.getOutputStream();
+            out.write(dev.keel.transport.Handshake.encodeHello("test", 2)); // a configured peer's id: the hello passes
+            out.write(java.nio.ByteBuffer.allocate(4).putInt(5 << 20).array()); // then a 5 MiB length prefix
+            out.write(new byte[64 << 10]); // and the start of a body the node must not wait for
+            out.flush();
+            InputStream in = rogue.getInputStream();
+            int r;
+            try {
+                do {
+                    r = in.read(); // the hello's answer, if any, then the close
+                } while (r >= 0);
+            } catch (java.net.SocketException reset) {
+                r = -1; // closed with unread bytes: a reset is a close too
+            }
+            assertThat(r).isEqualTo(-1);
+        }
+        write("after=1");
+        await("a write after the rogue frame on every node", () -> machines.values().stream().allMatch(m -> "1".equals(m.get("after"))));
     }
 
     void startJoining(int id) throws IOException {

@@ -11,8 +11,11 @@ import java.util.Optional;
  * means the request surely was not sent (the client moves to the next endpoint); any other
  * {@link IOException} (a timeout, a connection broken after the request may have been written)
  * means it may have been, so a write may have applied.
+ *
+ * <p>Public for the server's own use only (a follower forwards writes to the leader through
+ * {@link NettyHttpTransport}); applications use {@link KeelClient}.
  */
-interface HttpTransport extends AutoCloseable {
+public interface HttpTransport extends AutoCloseable {
 
     /**
      * Sends one request and waits for its whole response.

@@ -76,6 +76,8 @@ public final class KeelClient implements AutoCloseable {
     private final Duration operationTimeout;
     private final Duration backoffMin;
     private final Duration backoffMax;
+    /** "Bearer <token>", or null. */
+    private final String authorization;
     private final ObjectMapper json = new ObjectMapper();
     private final AtomicInteger preferred = new AtomicInteger();
     private final ConcurrentLinkedDeque<Session> idleSessions = new ConcurrentLinkedDeque<>();
@@ -98,6 +100,7 @@ public final class KeelClient implements AutoCloseable {
         this.operationTimeout = b.operationTimeout;
         this.backoffMin = b.backoffMin;
         this.backoffMax = b.backoffMax;
+        this.authorization = b.token == null ? null : "Bearer " + b.token;
         // One event loop thread: it only encodes, writes and decodes, while the callers wait.
         io.netty.handler.ssl.SslContext tls = b.trustedCa == null && b.clientCert == null ? null
                 : TlsFiles.clientContext(b.trustedCa, "trusted CA file", b.clientCert, "client certificate file", b.clientKey,
@@ -121,6 +124,7 @@ public final class KeelClient implements AutoCloseable {
         private Path trustedCa;
         private Path clientCert;
         private Path clientKey;
+        private String token;
 
         private Builder(List<URI> endpoints) {
             if (endpoints == null || endpoints.isEmpty()) throw new IllegalArgumentException("no endpoints");
@@ -169,6 +173,19 @@ public final class KeelClient implements AutoCloseable {
          */
         public Builder trustedCa(Path caPem) {
             trustedCa = Objects.requireNonNull(caPem, "caPem");
+            return this;
+        }
+
+        /**
+         * Authenticate every request with this bearer token (as {@code bin/keel auth} issues them) on
+         * clusters running with authentication. Send tokens over HTTPS only: over plain HTTP anyone on
+         * the path can read and reuse them.
+         */
+        public Builder token(String token) {
+            if (token == null || token.isBlank() || token.chars().anyMatch(c -> c <= ' ' || c > '~')) {
+                throw new IllegalArgumentException("a token is printable ASCII without spaces");
+            }
+            this.token = token;
             return this;
         }
 
@@ -440,6 +457,42 @@ public final class KeelClient implements AutoCloseable {
         return new Members(ints(n.path("voters")), ints(n.path("learners")), ints(n.path("outgoing")), n.path("leader").asInt(), members);
     }
 
+    // ---------------------------------------------------------------- users (admin)
+
+    /** The users as JSON ({@code {"enabled":..,"users":[{"name","role","prefix","token","cert"}]}}); needs an admin. */
+    public String authUsers() {
+        Response r = read("/v1/auth/users");
+        if (r.statusCode() != 200) throw unexpected(r);
+        return new String(r.body(), StandardCharsets.UTF_8);
+    }
+
+    /**
+     * Creates or replaces a user (needs an admin). With {@code newToken} the answer's JSON holds the
+     * user's new token, shown this once; otherwise an existing user's token is kept.
+     *
+     * @param role read, readwrite or admin
+     * @param prefix the keys the user may touch ("" for all; ignored for admins)
+     * @param cert whether a client certificate with the user's name as CN authenticates it
+     */
+    public String putUser(String name, String role, String prefix, boolean newToken, boolean cert) {
+        Map<String, Object> req = new LinkedHashMap<>();
+        req.put("name", name);
+        req.put("role", role);
+        req.put("prefix", prefix);
+        req.put("newToken", newToken);
+        req.put("cert", cert);
+        try {
+            return new String(admin("POST", "/v1/auth/users", json.writeValueAsBytes(req)).body(), StandardCharsets.UTF_8);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Revokes a user and its token (needs an admin). */
+    public void revokeUser(String name) {
+        admin("DELETE", "/v1/auth/users/" + name, null);
+    }
+
     private static List<Integer> ints(JsonNode array) {
         List<Integer> out = new ArrayList<>();
         for (JsonNode x : array) out.add(x.asInt());
@@ -529,6 +582,11 @@ public final class KeelClient implements AutoCloseable {
     private Response send(URI endpoint, String method, String path, byte[] body, Map<String, String> headers,
                           long deadlineNanos, long attemptNanos) throws IOException {
         long remainingNanos = Math.max(1_000_000, deadlineNanos - System.nanoTime());
+        if (authorization != null) {
+            Map<String, String> withAuth = new LinkedHashMap<>(headers);
+            withAuth.put("Authorization", authorization);
+            headers = withAuth;
+        }
         return http.send(endpoint, method, path, body, headers, Math.max(1_000_000, Math.min(attemptNanos, remainingNanos)));
     }
 

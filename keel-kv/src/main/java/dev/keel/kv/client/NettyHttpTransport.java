@@ -26,6 +26,7 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.ssl.SslCloseCompletionEvent;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandler;
@@ -64,8 +65,12 @@ import javax.net.ssl.SSLException;
  * that times out, fails or is interrupted closes its connection, so a late response can never be taken
  * for the answer to the next request. Connecting (and a TLS handshake, for https) completes before the
  * request is written, which is what lets a {@link ConnectException} promise that nothing was sent.
+ *
+ * <p>A connection the server closed (a restart, an idle timeout) leaves the pool as soon as the event
+ * loop sees it close, so a request is never written to it. Public because the KV server forwards
+ * followers' writes to the leader through it; applications use {@link KeelClient}.
  */
-final class NettyHttpTransport implements HttpTransport {
+public final class NettyHttpTransport implements HttpTransport {
     /** Idle connections kept per endpoint; any more are closed as they come back. */
     static final int MAX_IDLE_PER_ENDPOINT = 256;
     private static final int MAX_LINE_BYTES = 8 << 10;
@@ -95,7 +100,7 @@ final class NettyHttpTransport implements HttpTransport {
      * @param https the TLS client context for https endpoints (a trusted CA, perhaps a client
      *              certificate; host names verified), or null for the JDK's default trust store
      */
-    NettyHttpTransport(Duration connectTimeout, int ioThreads, SslContext https) {
+    public NettyHttpTransport(Duration connectTimeout, int ioThreads, SslContext https) {
         this.https = https;
         long connectMillis = Math.clamp(connectTimeout.toMillis(), 1, Integer.MAX_VALUE);
         this.connectTimeoutNanos = TimeUnit.MILLISECONDS.toNanos(connectMillis);
@@ -171,7 +176,15 @@ final class NettyHttpTransport implements HttpTransport {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted", e);
         }
-        return ch.pipeline().get(Connection.class);
+        Connection conn = ch.pipeline().get(Connection.class);
+        if (conn == null || !ch.isActive()) {
+            // Closed before any request was written: in TLS 1.3 the server checks a client certificate
+            // after the client's side of the handshake is done, and closes when it refuses it.
+            ch.close();
+            throw new ConnectException("connection to " + pool.endpoint + " closed right after connecting"
+                    + (pool.ssl != null ? " (the server may require a client certificate from a CA it trusts)" : ""));
+        }
+        return conn;
     }
 
     private static ConnectException connectFailure(Pool pool, Throwable cause) {
@@ -329,6 +342,16 @@ final class NettyHttpTransport implements HttpTransport {
             Exchange ex = exchange;
             if (ex != null) fail(ex, new IOException("connection to " + pool.endpoint + " closed before the response"));
             super.channelInactive(ctx);
+        }
+
+        /**
+         * The server's TLS close_notify: it will read nothing more on this connection, so close it now
+         * rather than wait for its TCP close, which a server that stops uncleanly may never send.
+         */
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+            if (evt instanceof SslCloseCompletionEvent) ctx.close();
+            super.userEventTriggered(ctx, evt);
         }
 
         @Override

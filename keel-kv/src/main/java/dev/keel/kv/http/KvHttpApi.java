@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
+import dev.keel.kv.client.HttpTransport;
+import dev.keel.kv.client.NettyHttpTransport;
 import dev.keel.kv.store.KeyValue;
 import dev.keel.kv.store.KvCodec;
 import dev.keel.kv.store.KvCommand;
@@ -21,10 +23,6 @@ import java.io.InputStream;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpConnectTimeoutException;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
@@ -47,7 +45,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import javax.net.ssl.SSLContext;
+import io.netty.handler.ssl.SslContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -127,7 +125,7 @@ import org.slf4j.LoggerFactory;
  * and continue there when their future completes; other requests run {@link #handle} on a virtual
  * thread each and block on futures, which is cheap there.
  */
-public final class KvHttpApi implements HttpHandler {
+public final class KvHttpApi implements HttpHandler, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(KvHttpApi.class);
 
     /**
@@ -145,7 +143,12 @@ public final class KvHttpApi implements HttpHandler {
     public static final String LEADER = "Keel-Leader";
     static final String KV_PREFIX = "/v1/kv/";
     static final String MEMBERS_PREFIX = "/v1/members/";
-    private static final List<String> FORWARDED_HEADERS = List.of("If-Match", "If-None-Match", CLIENT_ID, SEQUENCE, "Content-Type");
+    /** A cert-authenticated user's name, set by a follower forwarding the request; trusted only from a node certificate. */
+    public static final String FORWARDED_PRINCIPAL = "Keel-Forwarded-Principal";
+    static final String AUTH_USERS = "/v1/auth/users";
+    private static final String USER_ATTRIBUTE = "keel.user";
+    private static final List<String> FORWARDED_HEADERS = List.of("If-Match", "If-None-Match", CLIENT_ID, SEQUENCE, "Content-Type",
+            "Authorization");
     private static final List<String> RELAYED_HEADERS = List.of("Content-Type", "ETag", LEADER, "Keel-Revision");
 
     private final int nodeId;
@@ -155,10 +158,16 @@ public final class KvHttpApi implements HttpHandler {
     private final KvLimits limits;
     private final Duration requestTimeout;
     private final KvMetrics metrics;
-    private final HttpClient forwardClient;
+    private final SslContext forwardTls;
+    /** Made at the first forward (a leader never needs one); closed by {@link #close()}. */
+    private HttpTransport forwardTransport;
+    private boolean closed;
     private final ObjectMapper json = new ObjectMapper();
     private final List<LeaderWaiter> leaderWaiters = new CopyOnWriteArrayList<>();
     private final StatusStream statusStream;
+    private volatile boolean authRequired;
+    private volatile byte[] bootstrapTokenHash;
+    private volatile Auth.Table authTable = Auth.Table.EMPTY;
 
     /** A leadership transfer waiting for {@code target} to lead. */
     private record LeaderWaiter(int target, CompletableFuture<Void> moved) {}
@@ -176,11 +185,11 @@ public final class KvHttpApi implements HttpHandler {
     }
 
     /**
-     * @param forwardTls the TLS context for forwarding to an https leader (trusting the cluster's CA), or
-     *     null for the JDK's default trust; host names are verified either way
+     * @param forwardTls the TLS client context for forwarding to an https leader (trusting the cluster's
+     *     CA, host names verified), or null for the JDK's default trust
      */
     public KvHttpApi(int nodeId, Consensus consensus, KvStateMachine stateMachine, Map<Integer, URI> httpMembers,
-                     KvLimits limits, Duration requestTimeout, KvMetrics metrics, SSLContext forwardTls) {
+                     KvLimits limits, Duration requestTimeout, KvMetrics metrics, SslContext forwardTls) {
         if (!httpMembers.containsKey(nodeId)) {
             throw new IllegalArgumentException("httpMembers " + httpMembers.keySet() + " lack this node " + nodeId);
         }
@@ -191,11 +200,7 @@ public final class KvHttpApi implements HttpHandler {
         this.limits = limits;
         this.requestTimeout = requestTimeout;
         this.metrics = metrics;
-        HttpClient.Builder forward = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-                .connectTimeout(Duration.ofMillis(Math.min(2_000, requestTimeout.toMillis())))
-                .followRedirects(HttpClient.Redirect.NEVER);
-        if (forwardTls != null) forward.sslContext(forwardTls);
-        this.forwardClient = forward.build();
+        this.forwardTls = forwardTls;
         consensus.addLeaderListener(this::leaderChanged);
         this.statusStream = new StatusStream(consensus);
         if (unsafeLocalReads) {
@@ -311,9 +316,12 @@ public final class KvHttpApi implements HttpHandler {
         String method = ex.getRequestMethod();
         addLeaderHeader(ex);
         if (path == null) throw new HttpError(400, "BAD_REQUEST", "request target has no path");
+        // Liveness probes need no credentials; everything else does when authentication is on.
+        Auth.User user = path.equals("/health") ? null : authenticate(ex);
         if (path.startsWith(KV_PREFIX)) {
             route[0] = "kv_key";
             byte[] key = parseKey(path.substring(KV_PREFIX.length()));
+            authorizeKey(user, key, !method.equals("GET"));
             Map<String, byte[]> query = query(ex);
             switch (method) {
                 case "GET" -> get(ex, key, query);
@@ -324,16 +332,20 @@ public final class KvHttpApi implements HttpHandler {
         } else if (path.equals("/v1/kv")) {
             route[0] = "kv_scan";
             if (!method.equals("GET")) throw methodNotAllowed(ex, "GET");
-            scan(ex, query(ex));
+            scan(ex, query(ex), user);
         } else if (path.equals("/v1/members")) {
             route[0] = "members";
             switch (method) {
                 case "GET" -> sendJson(ex, 200, membersJson());
-                case "POST" -> addMember(ex);
+                case "POST" -> {
+                    requireAdmin(user);
+                    addMember(ex);
+                }
                 default -> throw methodNotAllowed(ex, "GET, POST");
             }
         } else if (path.startsWith(MEMBERS_PREFIX)) {
             route[0] = "member";
+            requireAdmin(user);
             String rest = path.substring(MEMBERS_PREFIX.length());
             if (rest.endsWith("/promote")) {
                 if (!method.equals("POST")) throw methodNotAllowed(ex, "POST");
@@ -345,7 +357,12 @@ public final class KvHttpApi implements HttpHandler {
         } else if (path.equals("/v1/leader/transfer")) {
             route[0] = "leader_transfer";
             if (!method.equals("POST")) throw methodNotAllowed(ex, "POST");
+            requireAdmin(user);
             transferLeader(ex, query(ex));
+        } else if (path.equals(AUTH_USERS) || path.startsWith(AUTH_USERS + "/")) {
+            route[0] = "auth";
+            requireAdmin(user);
+            authUsers(ex, path, method);
         } else if (path.equals("/v1/status")) {
             route[0] = "status";
             if (!method.equals("GET")) throw methodNotAllowed(ex, "GET");
@@ -376,6 +393,10 @@ public final class KvHttpApi implements HttpHandler {
             throw new HttpError(400, "BAD_KEY", "key is not valid percent-encoding: " + e.getMessage());
         }
         if (key.length == 0) throw new HttpError(400, "BAD_KEY", "empty key");
+        if (Auth.isReserved(key)) {
+            throw new HttpError(400, "RESERVED_KEY", "keys starting with bytes FF FF FF 'keel/auth/' are reserved for Keel's users; "
+                    + "manage users through /v1/auth/users");
+        }
         if (key.length > limits.keyMaxBytes()) {
             throw new HttpError(413, "KEY_TOO_LARGE", "key of " + key.length + " bytes exceeds the limit of " + limits.keyMaxBytes());
         }
@@ -411,6 +432,7 @@ public final class KvHttpApi implements HttpHandler {
         try {
             addLeaderHeader(ex);
             key = parseKey(ex.getRequestURI().getRawPath().substring(KV_PREFIX.length()));
+            authorizeKey(authenticate(ex), key, false);
             c = consistency(query(ex));
         } catch (HttpError | RuntimeException e) {
             fail(ex, start, route, e);
@@ -445,6 +467,7 @@ public final class KvHttpApi implements HttpHandler {
         try {
             addLeaderHeader(ex);
             byte[] key = parseKey(ex.getRequestURI().getRawPath().substring(KV_PREFIX.length()));
+            authorizeKey(authenticate(ex), key, true);
             command = command(ex, op, key, query(ex));
         } catch (HttpError | IOException | RuntimeException e) {
             fail(ex, start, route, e);
@@ -525,8 +548,14 @@ public final class KvHttpApi implements HttpHandler {
         send(ex, 200, e.value(), "application/octet-stream");
     }
 
-    private void scan(HttpExchange ex, Map<String, byte[]> query) throws HttpError, IOException {
+    private void scan(HttpExchange ex, Map<String, byte[]> query, Auth.User user) throws HttpError, IOException {
         byte[] prefix = query.getOrDefault("prefix", new byte[0]);
+        if (Auth.isReserved(prefix)) throw new HttpError(400, "RESERVED_KEY", "the prefix names Keel's reserved keys");
+        if (user != null && !user.allowsScan(prefix)) {
+            metrics.rejected("forbidden");
+            throw new HttpError(403, "FORBIDDEN", "user '" + user.name() + "' may read only keys starting with '"
+                    + new String(user.prefix(), StandardCharsets.UTF_8) + "'; give a prefix within it");
+        }
         if (prefix.length > limits.keyMaxBytes()) {
             throw new HttpError(413, "KEY_TOO_LARGE", "prefix of " + prefix.length + " bytes exceeds the key limit of "
                     + limits.keyMaxBytes());
@@ -554,6 +583,7 @@ public final class KvHttpApi implements HttpHandler {
         List<Map<String, Object>> items = new ArrayList<>(r.items().size());
         Base64.Encoder b64 = Base64.getEncoder();
         for (KeyValue kv : r.items()) {
+            if (Auth.isReserved(kv.key())) continue; // never listed; they sort after every ordinary key
             Map<String, Object> item = new LinkedHashMap<>();
             String k = base64 ? null : utf8(kv.key());
             String v = base64 ? null : utf8(kv.entry().value());
@@ -819,36 +849,287 @@ public final class KvHttpApi implements HttpHandler {
         URI base = httpOf(leader);
         if (base == null) throw new HttpError(503, "NO_LEADER", "leader " + leader + " has no known HTTP address").with("leader", leader);
         String rawQuery = ex.getRequestURI().getRawQuery();
-        URI target = URI.create(base.toString().replaceAll("/+$", "") + ex.getRequestURI().getRawPath()
-                + (rawQuery == null ? "" : "?" + rawQuery));
-        HttpRequest.Builder b = HttpRequest.newBuilder(target).timeout(timeout)
-                .method(ex.getRequestMethod(), body == null ? HttpRequest.BodyPublishers.noBody()
-                        : HttpRequest.BodyPublishers.ofByteArray(body));
+        String pathAndQuery = ex.getRequestURI().getRawPath() + (rawQuery == null ? "" : "?" + rawQuery);
+        base = URI.create(base.toString().replaceAll("/+$", ""));
+        Map<String, String> headers = new LinkedHashMap<>();
         for (String h : FORWARDED_HEADERS) {
             String v = ex.getRequestHeaders().getFirst(h);
-            if (v != null) b.header(h, v);
+            if (v != null) headers.put(h, v);
         }
-        b.header(FORWARDED_BY, Integer.toString(nodeId));
+        headers.put(FORWARDED_BY, Integer.toString(nodeId));
+        if (ex.getAttribute(USER_ATTRIBUTE) instanceof Auth.User u && !headers.containsKey("Authorization")) {
+            // Authenticated here by its certificate, which the leader cannot see: vouch for it with ours.
+            headers.put(FORWARDED_PRINCIPAL, u.name());
+        }
         metrics.forwarded();
-        HttpResponse<byte[]> r;
+        HttpTransport.Response r;
         try {
-            r = forwardClient.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
-        } catch (HttpConnectTimeoutException | ConnectException e) {
+            r = forwardTransport().send(base, ex.getRequestMethod(), pathAndQuery, body, headers, timeout.toNanos());
+        } catch (ConnectException e) {
+            // Nothing was sent (the transport connects, and finishes TLS, before writing).
             throw new HttpError(503, "UNAVAILABLE", "leader " + leader + " at " + base + " unreachable: " + e).with("leader", leader);
         } catch (HttpTimeoutException e) {
             throw new HttpError(504, "TIMEOUT", "leader " + leader + " did not answer within " + timeout.toMillis()
                     + " ms; the write may still apply").with("leader", leader);
         } catch (IOException e) {
+            if (Thread.currentThread().isInterrupted()) throw new HttpError(503, "SHUTTING_DOWN", "interrupted while forwarding");
             throw new HttpError(504, "TIMEOUT", "connection to leader " + leader + " failed mid-request (" + e
                     + "); the write may have applied").with("leader", leader);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new HttpError(503, "SHUTTING_DOWN", "interrupted while forwarding");
         }
         for (String h : RELAYED_HEADERS) {
             r.headers().firstValue(h).ifPresent(v -> ex.getResponseHeaders().set(h, v));
         }
         send(ex, r.statusCode(), r.body(), r.headers().firstValue("Content-Type").orElse("application/json"));
+    }
+
+    /**
+     * The connections to leaders. Keel's own client transport rather than the JDK's HttpClient: when
+     * a leader's HTTPS server restarted, the JDK client could send a forward on a stale pooled
+     * connection and wait out the whole request timeout; this transport drops a connection as soon
+     * as the server closes it. One event loop thread: it only encodes, writes and decodes.
+     */
+    private synchronized HttpTransport forwardTransport() throws ConnectException {
+        if (closed) throw new ConnectException("node " + nodeId + " is shutting down");
+        if (forwardTransport == null) {
+            forwardTransport = new NettyHttpTransport(Duration.ofMillis(Math.min(2_000, requestTimeout.toMillis())), 1, forwardTls);
+        }
+        return forwardTransport;
+    }
+
+    KvMetrics metrics() {
+        return metrics;
+    }
+
+    /** Closes the connections to leaders; forwards in flight fail. Call after the HTTP server has stopped. */
+    @Override
+    public synchronized void close() {
+        closed = true;
+        if (forwardTransport != null) forwardTransport.close();
+    }
+
+    // ---------------------------------------------------------------- authentication
+
+    /**
+     * Turns authentication on (call before serving): every request but {@code /health} then needs a
+     * bearer token or a client certificate of a user (401 otherwise), and a role allowing it (403).
+     *
+     * @param bootstrapToken the first admin's token, or null: when this node leads and no user
+     *     {@code root} exists yet, it creates {@code root} (admin) with this token's hash
+     */
+    public void requireAuthentication(String bootstrapToken) {
+        bootstrapTokenHash = bootstrapToken == null ? null : Auth.sha256(bootstrapToken);
+        authRequired = true;
+        if (bootstrapToken != null && consensus.status().leaderId() == nodeId) {
+            Thread.ofVirtual().name("keel-auth-bootstrap-" + nodeId).start(this::bootstrapAuth);
+        }
+    }
+
+    private Auth.Table authTable() {
+        Auth.Table t = Auth.table(stateMachine.view(), authTable);
+        authTable = t;
+        return t;
+    }
+
+    /** The request's user; null when authentication is off. */
+    private Auth.User authenticate(HttpExchange ex) throws HttpError {
+        if (!authRequired) return null;
+        Auth.Table t = authTable();
+        Auth.User user;
+        String authorization = ex.getRequestHeaders().getFirst("Authorization");
+        java.security.cert.X509Certificate cert = ex instanceof NettyExchange ne ? ne.peerCertificate() : null;
+        if (authorization != null) {
+            if (!authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
+                throw unauthenticated("the Authorization header must be 'Bearer <token>'");
+            }
+            user = t.byToken(authorization.substring(7).trim());
+            if (user == null) throw unauthenticated("invalid or revoked token");
+        } else if (cert != null) {
+            String forwardedFor = ex.getRequestHeaders().getFirst(FORWARDED_PRINCIPAL);
+            // Only another node (a certificate naming keel://node/N) may vouch for a user it authenticated.
+            String name = forwardedFor != null && dev.keel.transport.TlsFiles.nodeIdOf(cert).isPresent() ? forwardedFor : commonName(cert);
+            user = name == null ? null : t.byName.get(name);
+            if (user == null || !user.cert()) {
+                throw unauthenticated("client certificate " + (name == null ? "without a CN" : "CN=" + name)
+                        + " is not a user who may authenticate by certificate");
+            }
+        } else {
+            throw unauthenticated("authentication required: send 'Authorization: Bearer <token>' or a client certificate");
+        }
+        ex.setAttribute(USER_ATTRIBUTE, user);
+        return user;
+    }
+
+    /**
+     * Why a status stream may not be opened, or null if it may: always without authentication;
+     * with it, for a valid bearer token (in the Authorization header, or in the
+     * {@code access_token} query parameter, since a browser's EventSource cannot set headers) or
+     * the client certificate of a user who may authenticate by certificate. Any user may read
+     * status, as with {@code GET /v1/status}.
+     */
+    String statusStreamRefusal(String authorization, String accessToken, java.security.cert.X509Certificate cert) {
+        if (!authRequired) return null;
+        Auth.Table t = authTable();
+        String token = authorization != null && authorization.regionMatches(true, 0, "Bearer ", 0, 7)
+                ? authorization.substring(7).trim() : accessToken;
+        if (token != null) return t.byToken(token) != null ? null : "invalid or revoked token";
+        if (cert != null) {
+            String name = commonName(cert);
+            Auth.User user = name == null ? null : t.byName.get(name);
+            return user != null && user.cert() ? null : "client certificate " + (name == null ? "without a CN" : "CN=" + name)
+                    + " is not a user who may authenticate by certificate";
+        }
+        return "authentication required: send 'Authorization: Bearer <token>', an access_token query parameter or a client "
+                + "certificate";
+    }
+
+    private HttpError unauthenticated(String message) {
+        metrics.rejected("unauthenticated");
+        return new HttpError(401, "UNAUTHENTICATED", message);
+    }
+
+    private void authorizeKey(Auth.User user, byte[] key, boolean write) throws HttpError {
+        if (user == null || user.allows(key, write)) return;
+        metrics.rejected("forbidden");
+        String prefix = new String(user.prefix(), StandardCharsets.UTF_8);
+        throw new HttpError(403, "FORBIDDEN", "user '" + user.name() + "' (" + user.role().text() + ") may not "
+                + (write ? "write" : "read") + " this key" + (user.role() == Auth.Role.READ && write ? ": the role is read-only"
+                : ": allowed keys start with '" + prefix + "'"));
+    }
+
+    private void requireAdmin(Auth.User user) throws HttpError {
+        if (user == null || user.role() == Auth.Role.ADMIN) return;
+        metrics.rejected("forbidden");
+        throw new HttpError(403, "FORBIDDEN", "user '" + user.name() + "' (" + user.role().text() + ") is not an admin");
+    }
+
+    private static String commonName(java.security.cert.X509Certificate cert) {
+        try {
+            for (javax.naming.ldap.Rdn rdn : new javax.naming.ldap.LdapName(cert.getSubjectX500Principal().getName()).getRdns()) {
+                if (rdn.getType().equalsIgnoreCase("CN")) return rdn.getValue().toString();
+            }
+        } catch (javax.naming.InvalidNameException e) {
+            return null;
+        }
+        return null;
+    }
+
+    /**
+     * {@code GET /v1/auth/users} lists users (never tokens); {@code POST /v1/auth/users} with
+     * {@code {"name","role":"read|readwrite|admin","prefix":"","newToken":true,"cert":false}} creates or
+     * replaces one, keeping its token unless {@code newToken} (then the new token is in the answer,
+     * the only time it is shown); {@code DELETE /v1/auth/users/{name}} revokes one.
+     */
+    private void authUsers(HttpExchange ex, String path, String method) throws HttpError, IOException {
+        if (path.equals(AUTH_USERS)) {
+            switch (method) {
+                case "GET" -> {
+                    Map<String, Object> out = new LinkedHashMap<>();
+                    out.put("enabled", authRequired);
+                    out.put("users", Auth.describe(authTable()));
+                    sendJson(ex, 200, out);
+                }
+                case "POST" -> {
+                    byte[] body = readBody(ex);
+                    UserRequest req = parseUser(body);
+                    admin(ex, body, deadline -> putUser(req));
+                }
+                default -> throw methodNotAllowed(ex, "GET, POST");
+            }
+            return;
+        }
+        if (!method.equals("DELETE")) throw methodNotAllowed(ex, "DELETE");
+        String name = path.substring(AUTH_USERS.length() + 1);
+        try {
+            Auth.checkName(name);
+        } catch (IllegalArgumentException e) {
+            throw new HttpError(400, "BAD_REQUEST", e.getMessage());
+        }
+        admin(ex, null, deadline -> {
+            Auth.Table t = authTable();
+            Auth.User u = t.byName.get(name);
+            if (u == null) throw new HttpError(404, "NOT_FOUND", "no user '" + name + "'");
+            if (name.equals("root")) {
+                throw new HttpError(409, "ROOT_USER", "root, the bootstrap admin, cannot be revoked (a new leader would create "
+                        + "it again from the bootstrap token file); give it a new token with newToken instead");
+            }
+            if (u.role() == Auth.Role.ADMIN && t.byName.values().stream().filter(x -> x.role() == Auth.Role.ADMIN).count() == 1) {
+                throw new HttpError(409, "LAST_ADMIN", "'" + name + "' is the last admin");
+            }
+            await(consensus.submit(KvCodec.encode(KvCommand.delete(Auth.userKey(name)))), "commit");
+            log.info("node={} revoked user '{}'", nodeId, name);
+            Map<String, Object> out = new LinkedHashMap<>();
+            out.put("revoked", name);
+            return out;
+        });
+    }
+
+    private record UserRequest(String name, Auth.Role role, byte[] prefix, boolean newToken, boolean cert) {}
+
+    private UserRequest parseUser(byte[] body) throws HttpError {
+        String example = "; send {\"name\":\"alice\",\"role\":\"readwrite\",\"prefix\":\"app/\",\"newToken\":true}";
+        JsonNode n;
+        try {
+            n = json.readTree(body);
+        } catch (IOException e) {
+            throw new HttpError(400, "BAD_REQUEST", "body is not JSON" + example);
+        }
+        if (n == null || !n.isObject() || !n.path("name").isTextual() || !n.path("role").isTextual()) {
+            throw new HttpError(400, "BAD_REQUEST", "\"name\" and \"role\" are required" + example);
+        }
+        try {
+            Auth.checkName(n.get("name").asText());
+            byte[] prefix = n.path("prefix").asText("").getBytes(StandardCharsets.UTF_8);
+            if (prefix.length > limits.keyMaxBytes()) throw new IllegalArgumentException("prefix longer than the key limit");
+            return new UserRequest(n.get("name").asText(), Auth.Role.parse(n.get("role").asText()), prefix,
+                    n.path("newToken").asBoolean(false), n.path("cert").asBoolean(false));
+        } catch (IllegalArgumentException e) {
+            throw new HttpError(400, "BAD_REQUEST", e.getMessage());
+        }
+    }
+
+    /** On the leader: writes the user, with a new token if asked; the answer shows the token once. */
+    private Object putUser(UserRequest req) throws HttpError {
+        Auth.Table t = authTable();
+        Auth.User old = t.byName.get(req.name());
+        String token = req.newToken() ? Auth.newToken() : null;
+        byte[] hash = token != null ? Auth.sha256(token) : old == null ? null : old.tokenSha256();
+        if (hash == null && !req.cert()) {
+            throw new HttpError(400, "BAD_REQUEST", "user '" + req.name() + "' would have no credential: ask for newToken or cert");
+        }
+        if (old != null && old.role() == Auth.Role.ADMIN && req.role() != Auth.Role.ADMIN
+                && t.byName.values().stream().filter(x -> x.role() == Auth.Role.ADMIN).count() == 1) {
+            throw new HttpError(409, "LAST_ADMIN", "'" + req.name() + "' is the last admin");
+        }
+        Auth.User u = new Auth.User(req.name(), req.role(), req.prefix(), hash, req.cert());
+        await(consensus.submit(KvCodec.encode(KvCommand.put(Auth.userKey(u.name()), Auth.encode(u)))), "commit");
+        log.info("node={} {} user '{}' role={} prefix='{}'{}", nodeId, old == null ? "added" : "updated", u.name(), u.role().text(),
+                new String(u.prefix(), StandardCharsets.UTF_8), token != null ? " with a new token" : "");
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("name", u.name());
+        out.put("role", u.role().text());
+        out.put("prefix", new String(u.prefix(), StandardCharsets.UTF_8));
+        out.put("cert", u.cert());
+        if (token != null) out.put("token", token);
+        return out;
+    }
+
+    /**
+     * On a new leader with a bootstrap token: creates {@code root} (admin) unless it exists. The
+     * create-only condition makes it happen once in the cluster's life, whichever node leads first.
+     */
+    private void bootstrapAuth() {
+        byte[] hash = bootstrapTokenHash;
+        if (hash == null || authTable().byName.containsKey("root")) return;
+        KvCommand create = KvCommand.put(Auth.userKey("root"), Auth.encode(new Auth.User("root", Auth.Role.ADMIN, new byte[0], hash, false)))
+                .withCondition(new Condition.ModRevision(0));
+        try {
+            KvResult r = KvCodec.decodeResult(consensus.submit(KvCodec.encode(create)).get(requestTimeout.toMillis(), TimeUnit.MILLISECONDS));
+            if (r instanceof KvResult.Ok) log.info("node={} created the first admin user 'root' from the bootstrap token", nodeId);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException | RuntimeException e) {
+            log.debug("node={} could not create the bootstrap admin (the next leader will): {}", nodeId, e.toString());
+        }
     }
 
     // ---------------------------------------------------------------- membership
@@ -873,6 +1154,7 @@ public final class KvHttpApi implements HttpHandler {
             if (w.target() == leader) w.moved().complete(null);
         }
         if (leader == nodeId) Thread.ofVirtual().name("keel-publish-http-" + nodeId).start(this::publishHttpAddresses);
+        if (leader == nodeId && bootstrapTokenHash != null) Thread.ofVirtual().name("keel-auth-bootstrap-" + nodeId).start(this::bootstrapAuth);
     }
 
     /**
@@ -1264,6 +1546,7 @@ public final class KvHttpApi implements HttpHandler {
     }
 
     private void sendError(HttpExchange ex, HttpError e) {
+        if (e.status == 401) ex.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"keel\"");
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("error", e.getMessage());
         out.put("code", e.code);

@@ -12,6 +12,8 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
@@ -21,22 +23,31 @@ import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMessage;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
+import io.netty.handler.timeout.ReadTimeoutHandler;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
+import io.netty.util.concurrent.GlobalEventExecutor;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The HTTP server of one {@link KvHttpApi}: Netty's HTTP/1.1 codec on a small event loop group. The
@@ -56,19 +67,21 @@ public final class KvHttpServer implements AutoCloseable {
     static final int TLS_HANDSHAKE_TIMEOUT_SECONDS = 10;
     private final EventLoopGroup group;
     private final Channel server;
+    private final ChannelGroup connections;
     private final ExecutorService executor;
     private final KvHttpApi api;
 
-    private KvHttpServer(EventLoopGroup group, Channel server, ExecutorService executor, KvHttpApi api) {
+    private KvHttpServer(EventLoopGroup group, Channel server, ChannelGroup connections, ExecutorService executor, KvHttpApi api) {
         this.group = group;
         this.server = server;
+        this.connections = connections;
         this.executor = executor;
         this.api = api;
     }
 
-    /** {@link #start(InetSocketAddress, KvHttpApi, int)} with the default body limit. */
+    /** {@link #start(InetSocketAddress, KvHttpApi, KvLimits, SslContext)} with the default limits and plain HTTP. */
     public static KvHttpServer start(InetSocketAddress address, KvHttpApi api) throws IOException {
-        return start(address, api, KvLimits.DEFAULT.bodyMaxBytes());
+        return start(address, api, KvLimits.DEFAULT, null);
     }
 
     /**
@@ -85,9 +98,31 @@ public final class KvHttpServer implements AutoCloseable {
      */
     public static KvHttpServer start(InetSocketAddress address, KvHttpApi api, int bodyMaxBytes, SslContext tls)
             throws IOException {
+        return start(address, api, KvLimits.DEFAULT.bodyMaxBytes() >= bodyMaxBytes
+                ? KvLimits.DEFAULT.withValueMaxBytes(bodyMaxBytes).withBodyMaxBytes(bodyMaxBytes)
+                : KvLimits.DEFAULT.withBodyMaxBytes(bodyMaxBytes), tls);
+    }
+
+    /**
+     * Binds {@code address} and serves {@code api} over HTTPS with {@code tls} (a server context), or
+     * plain HTTP if it is null. Before a request reaches the API the server enforces, from
+     * {@code limits}: the body size (413 BODY_TOO_LARGE, then the connection closes), the open
+     * connections (a connection beyond {@code connectionsMax} gets 429 TOO_MANY_CONNECTIONS to its
+     * first request and closes) and the requests in flight per client address (429
+     * TOO_MANY_REQUESTS, the connection stays). A request line over 64 KiB gets 414, headers over
+     * 64 KiB get 431. Each refusal is counted in {@code keel.http.rejected{reason}}.
+     */
+    public static KvHttpServer start(InetSocketAddress address, KvHttpApi api, KvLimits limits, SslContext tls)
+            throws IOException {
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, Thread.ofPlatform().name("keel-http-", 0).daemon().factory(),
                 NioIoHandler.newFactory());
         ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
+        // Every accepted connection, so that close() closes them: shutting the event loop group down
+        // does not, and a client would keep sending on a connection nobody reads (see close()).
+        ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
+        AtomicInteger open = new AtomicInteger();
+        KvMetrics metrics = api.metrics();
+        InflightPerClient inflight = new InflightPerClient(limits.inflightPerClientMax());
         try {
             Channel ch = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
                     .option(ChannelOption.SO_BACKLOG, 1024)
@@ -96,22 +131,32 @@ public final class KvHttpServer implements AutoCloseable {
                     .childHandler(new ChannelInitializer<SocketChannel>() {
                         @Override
                         protected void initChannel(SocketChannel c) {
+                            connections.add(c);
+                            boolean overLimit = open.incrementAndGet() > limits.connectionsMax();
+                            c.closeFuture().addListener(f -> open.decrementAndGet());
                             if (tls != null) {
                                 SslHandler ssl = tls.newHandler(c.alloc());
                                 // A client that never finishes its handshake is dropped like an idle stranger.
                                 ssl.setHandshakeTimeout(TLS_HANDSHAKE_TIMEOUT_SECONDS, TimeUnit.SECONDS);
-                                c.pipeline().addLast(ssl);
+                                c.pipeline().addLast(ssl, new TlsWatch(metrics));
                             }
                             // A request line can carry a key of the largest allowed size percent-encoded (3
                             // bytes a byte) plus a query: room enough that the API, not the codec, refuses
                             // oversized keys with its 413.
-                            c.pipeline().addLast(new HttpServerCodec(MAX_LINE_BYTES, MAX_HEADER_BYTES, 8192),
-                                    new HttpServerKeepAliveHandler(),
-                                    new Aggregator(bodyMaxBytes), new Dispatch(api, executor));
+                            c.pipeline().addLast(new HttpServerCodec(MAX_LINE_BYTES, MAX_HEADER_BYTES, 8192));
+                            if (overLimit) {
+                                // Answered, not dropped, so that the client learns why; it gets a few seconds to ask.
+                                metrics.rejected("connections");
+                                c.pipeline().addLast(new ReadTimeoutHandler(TLS_HANDSHAKE_TIMEOUT_SECONDS),
+                                        new RefuseConnection(limits.connectionsMax()));
+                                return;
+                            }
+                            c.pipeline().addLast(new HttpServerKeepAliveHandler(),
+                                    new Aggregator(limits.bodyMaxBytes(), metrics), new Dispatch(api, executor, inflight, metrics));
                         }
                     })
                     .bind(address).syncUninterruptibly().channel();
-            return new KvHttpServer(group, ch, executor, api);
+            return new KvHttpServer(group, ch, connections, executor, api);
         } catch (RuntimeException e) {
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
             executor.shutdownNow();
@@ -123,6 +168,15 @@ public final class KvHttpServer implements AutoCloseable {
         return (InetSocketAddress) server.localAddress();
     }
 
+    /**
+     * Stops accepting, gives requests on virtual threads up to a second to finish, closes every
+     * connection (with TLS, after its close_notify) and stops the event loop.
+     *
+     * <p>Why the connections are closed here: the event loop group's shutdown left accepted
+     * connections open at the TCP level with nobody reading them. A client that pooled one (a
+     * follower forwarding writes to this leader) then wrote its next request into it after this
+     * server had restarted on the same port, and waited out its whole timeout for an answer.
+     */
     @Override
     public void close() {
         server.close().syncUninterruptibly();
@@ -134,6 +188,7 @@ public final class KvHttpServer implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         executor.shutdownNow();
+        connections.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
     }
 
@@ -142,25 +197,105 @@ public final class KvHttpServer implements AutoCloseable {
      * escaping), then the connection closes: what follows on it cannot be trusted to be framed.
      */
     private static void errorAndClose(Channel ch, HttpResponseStatus status, String code, String message) {
+        ch.writeAndFlush(error(status, code, message, true)).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    private static FullHttpResponse error(HttpResponseStatus status, String code, String message, boolean close) {
         byte[] json = ("{\"error\":\"" + message + "\",\"code\":\"" + code + "\"}").getBytes(StandardCharsets.UTF_8);
         FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, Unpooled.wrappedBuffer(json));
         r.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
         r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, json.length);
-        r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-        ch.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
+        if (close) r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        return r;
+    }
+
+    /** Counts failed TLS handshakes (a client with the wrong CA, or a stranger speaking something else). */
+    private static final class TlsWatch extends io.netty.channel.ChannelInboundHandlerAdapter {
+        private final KvMetrics metrics;
+
+        TlsWatch(KvMetrics metrics) {
+            this.metrics = metrics;
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+            if (evt instanceof SslHandshakeCompletionEvent e && !e.isSuccess()) metrics.rejected("tls_handshake");
+            super.userEventTriggered(ctx, evt);
+        }
+    }
+
+    /** A connection over the server's limit: its first request gets 429 and the connection closes. */
+    private static final class RefuseConnection extends SimpleChannelInboundHandler<HttpObject> {
+        private final int connectionsMax;
+
+        RefuseConnection(int connectionsMax) {
+            this.connectionsMax = connectionsMax;
+        }
+
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, HttpObject msg) {
+            if (msg instanceof HttpRequest && ctx.channel().isActive()) {
+                ctx.channel().config().setAutoRead(false);
+                FullHttpResponse r = error(HttpResponseStatus.TOO_MANY_REQUESTS, "TOO_MANY_CONNECTIONS",
+                        "this node already has " + connectionsMax + " open connections; retry later or reuse a connection", true);
+                r.headers().set(HttpHeaderNames.RETRY_AFTER, "1");
+                ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
+    }
+
+    /**
+     * Requests in flight per client address, bounded. Acquired on the event loop, released wherever
+     * the response is written (a virtual thread, or the loop).
+     */
+    static final class InflightPerClient {
+        private final int max;
+        private final ConcurrentHashMap<Object, Integer> counts = new ConcurrentHashMap<>();
+
+        InflightPerClient(int max) {
+            this.max = max;
+        }
+
+        /** True if {@code client} may start one more request (then {@link #release} it once answered). */
+        boolean tryAcquire(Object client) {
+            boolean[] ok = {false};
+            counts.compute(client, (k, n) -> {
+                int c = n == null ? 0 : n;
+                if (c >= max) return n;
+                ok[0] = true;
+                return c + 1;
+            });
+            return ok[0];
+        }
+
+        void release(Object client) {
+            counts.computeIfPresent(client, (k, n) -> n <= 1 ? null : n - 1);
+        }
+
+        int max() {
+            return max;
+        }
     }
 
     /** A body over the limit gets the API's JSON 413 (not Netty's bare one), and the connection closes. */
     private static final class Aggregator extends HttpObjectAggregator {
         private final int bodyMaxBytes;
+        private final KvMetrics metrics;
 
-        Aggregator(int bodyMaxBytes) {
+        Aggregator(int bodyMaxBytes, KvMetrics metrics) {
             super(bodyMaxBytes);
             this.bodyMaxBytes = bodyMaxBytes;
+            this.metrics = metrics;
         }
 
         @Override
         protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
+            metrics.rejected("body_too_large");
             errorAndClose(ctx.channel(), HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "BODY_TOO_LARGE",
                     "body exceeds the limit of " + bodyMaxBytes + " bytes");
         }
@@ -173,10 +308,14 @@ public final class KvHttpServer implements AutoCloseable {
     private static final class Dispatch extends SimpleChannelInboundHandler<FullHttpRequest> {
         private final KvHttpApi api;
         private final ExecutorService executor;
+        private final InflightPerClient inflight;
+        private final KvMetrics metrics;
 
-        Dispatch(KvHttpApi api, ExecutorService executor) {
+        Dispatch(KvHttpApi api, ExecutorService executor, InflightPerClient inflight, KvMetrics metrics) {
             this.api = api;
             this.executor = executor;
+            this.inflight = inflight;
+            this.metrics = metrics;
         }
 
         @Override
@@ -184,14 +323,26 @@ public final class KvHttpServer implements AutoCloseable {
             Channel ch = ctx.channel();
             boolean keepAlive = HttpUtil.isKeepAlive(req);
             if (!req.decoderResult().isSuccess()) {
-                badRequest(ch, req.decoderResult().cause() instanceof io.netty.handler.codec.TooLongFrameException
-                        ? "request line or headers longer than " + MAX_LINE_BYTES + " bytes" : "malformed HTTP request");
+                Throwable cause = req.decoderResult().cause();
+                if (cause instanceof TooLongHttpHeaderException) {
+                    metrics.rejected("headers_too_large");
+                    errorAndClose(ch, HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "HEADERS_TOO_LARGE",
+                            "request headers longer than " + MAX_HEADER_BYTES + " bytes");
+                } else if (cause instanceof TooLongHttpLineException) {
+                    metrics.rejected("line_too_long");
+                    errorAndClose(ch, HttpResponseStatus.REQUEST_URI_TOO_LONG, "URI_TOO_LONG",
+                            "request line longer than " + MAX_LINE_BYTES + " bytes");
+                } else {
+                    metrics.rejected("malformed");
+                    badRequest(ch, "malformed HTTP request");
+                }
                 return;
             }
             URI uri;
             try {
                 uri = new URI(req.uri());
             } catch (java.net.URISyntaxException e) {
+                metrics.rejected("malformed");
                 badRequest(ch, "bad request target");
                 return;
             }
@@ -202,8 +353,26 @@ public final class KvHttpServer implements AutoCloseable {
             if (req.method() == io.netty.handler.codec.http.HttpMethod.GET && StatusStream.PATH.equals(uri.getPath())) {
                 // Server-sent events: the response never ends, so it is written to the channel
                 // directly rather than through an exchange. Reading stays on to notice the close.
+                String refusal = api.statusStreamRefusal(req.headers().get(HttpHeaderNames.AUTHORIZATION),
+                        queryParameter(uri, "access_token"), NettyExchange.peerCertificate(ch));
+                if (refusal != null) {
+                    metrics.rejected("unauthenticated");
+                    errorAndClose(ch, HttpResponseStatus.UNAUTHORIZED, "UNAUTHENTICATED", refusal);
+                    return;
+                }
                 ch.attr(STREAMING).set(Boolean.TRUE);
                 api.statusStream().serve(ch);
+                return;
+            }
+            // Per remote address: every connection of one client host shares its allowance.
+            Object client = ch.remoteAddress() instanceof InetSocketAddress a ? a.getAddress() : ch.remoteAddress();
+            if (client == null || !inflight.tryAcquire(client)) {
+                metrics.rejected("inflight");
+                FullHttpResponse r = error(HttpResponseStatus.TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS",
+                        "this client already has " + inflight.max() + " requests in flight; wait for their answers", !keepAlive);
+                r.headers().set(HttpHeaderNames.RETRY_AFTER, "1");
+                var written = ch.writeAndFlush(r);
+                if (!keepAlive) written.addListener(ChannelFutureListener.CLOSE);
                 return;
             }
             Headers headers = new Headers();
@@ -211,13 +380,32 @@ public final class KvHttpServer implements AutoCloseable {
             byte[] body = ByteBufUtil.getBytes(req.content());
             ch.config().setAutoRead(false);
             NettyExchange ex = new NettyExchange(ch, req.method().name(), uri, headers, body, keepAlive, () -> {
+                inflight.release(client);
                 ch.config().setAutoRead(true);
             });
             try {
                 api.dispatch(ex, ch.eventLoop(), executor);
             } catch (java.util.concurrent.RejectedExecutionException e) {
+                inflight.release(client);
                 ch.close(); // shutting down
             }
+        }
+
+        /** The first value of a query parameter, percent-decoded, or null. */
+        private static String queryParameter(URI uri, String name) {
+            String q = uri.getRawQuery();
+            if (q == null) return null;
+            for (String pair : q.split("&")) {
+                int eq = pair.indexOf('=');
+                if (eq > 0 && pair.substring(0, eq).equals(name)) {
+                    try {
+                        return java.net.URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
+                    } catch (IllegalArgumentException e) {
+                        return null; // malformed escapes: no token
+                    }
+                }
+            }
+            return null;
         }
 
         private static void badRequest(Channel ch, String message) {

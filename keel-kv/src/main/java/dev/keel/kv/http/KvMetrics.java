@@ -39,6 +39,7 @@ public final class KvMetrics {
     private final Counter electionsWon;
     private final Counter forwarded;
     private final AtomicLong snapshotsSeen = new AtomicLong();
+    private volatile java.util.function.Supplier<dev.keel.transport.TransportStats> transportStats;
     private volatile long lastSnapshotIndex = -1;
 
     public KvMetrics(int nodeId, Consensus consensus, KvStateMachine stateMachine) {
@@ -91,6 +92,27 @@ public final class KvMetrics {
         Gauge.builder(name, obj, f).register(registry);
     }
 
+    /**
+     * Exports the peer transport's inbound counters: what strangers and broken peers did to the peer
+     * port (garbage, a hello from an unknown node or another cluster, bad frames) is counted here,
+     * not only logged.
+     */
+    public void bindTransport(java.util.function.Supplier<dev.keel.transport.TransportStats> stats) {
+        // Micrometer holds a function meter's object weakly: keep the supplier alive as long as these metrics.
+        transportStats = stats;
+        FunctionCounter.builder("keel.peer.connections.accepted", stats, s -> s.get().inbound().connectionsAccepted())
+                .description("peer port connections accepted, before their hello is checked").register(registry);
+        FunctionCounter.builder("keel.peer.handshake.failures", stats, s -> s.get().inbound().handshakeFailures())
+                .description("peer connections refused for a bad hello (magic, version, cluster id, unknown node) or TLS handshake")
+                .register(registry);
+        FunctionCounter.builder("keel.peer.decode.errors", stats, s -> s.get().inbound().decodeErrors())
+                .description("peer connections closed for a bad frame (too long, unknown type, truncated, invalid)").register(registry);
+        FunctionCounter.builder("keel.peer.misrouted", stats, s -> s.get().inbound().misrouted())
+                .description("peer messages dropped for claiming another sender or receiver").register(registry);
+        FunctionCounter.builder("keel.peer.received", stats, s -> s.get().inbound().received())
+                .description("peer messages decoded and handed to Raft").register(registry);
+    }
+
     void proposed() {
         proposals.increment();
     }
@@ -106,6 +128,16 @@ public final class KvMetrics {
 
     void forwarded() {
         forwarded.increment();
+    }
+
+    /**
+     * A request or connection refused before it reached the API: a limit (connections, in-flight per
+     * client), a malformed or oversized request, or a failed TLS handshake. {@code reason} comes from
+     * a fixed set in the server, never from the client, so a client cannot mint time series.
+     */
+    void rejected(String reason) {
+        Counter.builder("keel.http.rejected").description("HTTP requests and connections refused before the API")
+                .tag("reason", reason).register(registry).increment();
     }
 
     void request(String method, String route, int status, long startNanos) {

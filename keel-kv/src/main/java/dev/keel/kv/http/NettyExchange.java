@@ -136,6 +136,23 @@ final class NettyExchange extends HttpExchange {
         return null;
     }
 
+    /** The client's verified TLS certificate, or null (plain HTTP, or no certificate presented). */
+    java.security.cert.X509Certificate peerCertificate() {
+        return peerCertificate(channel);
+    }
+
+    /** The client certificate the TLS handshake on {@code channel} verified, or null. */
+    static java.security.cert.X509Certificate peerCertificate(Channel channel) {
+        io.netty.handler.ssl.SslHandler ssl = channel.pipeline().get(io.netty.handler.ssl.SslHandler.class);
+        if (ssl == null) return null;
+        try {
+            java.security.cert.Certificate[] chain = ssl.engine().getSession().getPeerCertificates();
+            return chain.length > 0 && chain[0] instanceof java.security.cert.X509Certificate x ? x : null;
+        } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
+            return null;
+        }
+    }
+
     /** Writes the response (once); an exchange closed without one answers 500, as the JDK's server would not. */
     @Override
     public void close() {
