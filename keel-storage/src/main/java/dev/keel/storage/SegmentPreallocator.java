@@ -25,6 +25,11 @@ import java.util.concurrent.locks.LockSupport;
  * zeros) takes the lock, so the two never overlap and zeros never overwrite a record. Switching or
  * truncating the target file also happens under the lock.
  *
+ * <p>The zeros go through the page cache, so a log sync that overlaps a chunk also flushes it.
+ * Writing them with {@code O_DIRECT} instead was tried and measured worse (single-client p50 up
+ * from about 470 to 620 us): a direct write that extends the file holds the inode lock until the
+ * disk has it, stalling the log thread's own writes.
+ *
  * <p>Costs: each byte of the log is written twice (zeros, then the record), on a background
  * thread and outside any sync the commit path waits for; up to {@link #AHEAD_BYTES} of disk per
  * log beyond its records. A zero write or its sync failing stops preallocation (the log goes on
