@@ -106,7 +106,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Errors</b> are JSON {@code {"error": "...", "code": "..."}}: 400 (BAD_KEY, BAD_REQUEST,
  * BAD_SESSION), 404 (NOT_FOUND, NO_ROUTE), 405, 409 (SESSION_EXPIRED, STALE_SEQUENCE), 412
- * (CONDITION_FAILED), 413 (KEY_TOO_LARGE, VALUE_TOO_LARGE, BODY_TOO_LARGE), 503 (NO_LEADER,
+ * (CONDITION_FAILED), 413 (KEY_TOO_LARGE, VALUE_TOO_LARGE, BODY_TOO_LARGE, COMMAND_TOO_LARGE), 503 (NO_LEADER,
  * UNAVAILABLE, REJECTED, NOT_COMMITTED: not applied, safe to retry; SHUTTING_DOWN: this node is
  * stopping, and a write it had already proposed may still commit through another leader), 504
  * (TIMEOUT: outcome unknown; retry only with a session). 500 means a bug, never bad input.
@@ -681,6 +681,9 @@ public final class KvHttpApi implements HttpHandler, AutoCloseable {
         }
         if (m.contains("NOT_CAUGHT_UP")) return new HttpError(503, "NOT_CAUGHT_UP", m);
         if (m.contains("INVALID_MEMBERSHIP")) return new HttpError(409, "INVALID_MEMBERSHIP", m);
+        // The encoded command (key, value and framing) exceeds the core's maxBytesPerAppend, which
+        // can happen just under the value limit: it never fits, so no retry-inviting 503.
+        if (m.startsWith("TOO_LARGE")) return new HttpError(413, "COMMAND_TOO_LARGE", m + "; send a smaller value");
         return new HttpError(503, "REJECTED", m);
     }
 
@@ -1063,16 +1066,20 @@ public final class KvHttpApi implements HttpHandler, AutoCloseable {
         });
     }
 
+    /** The request body parsed as JSON; a 400 naming {@code example} if it is not JSON. */
+    private JsonNode jsonBody(byte[] body, String example) throws HttpError {
+        try {
+            return json.readTree(body);
+        } catch (IOException e) {
+            throw new HttpError(400, "BAD_REQUEST", "body is not JSON" + example);
+        }
+    }
+
     private record UserRequest(String name, Auth.Role role, byte[] prefix, boolean newToken, boolean cert) {}
 
     private UserRequest parseUser(byte[] body) throws HttpError {
         String example = "; send {\"name\":\"alice\",\"role\":\"readwrite\",\"prefix\":\"app/\",\"newToken\":true}";
-        JsonNode n;
-        try {
-            n = json.readTree(body);
-        } catch (IOException e) {
-            throw new HttpError(400, "BAD_REQUEST", "body is not JSON" + example);
-        }
+        JsonNode n = jsonBody(body, example);
         if (n == null || !n.isObject() || !n.path("name").isTextual() || !n.path("role").isTextual()) {
             throw new HttpError(400, "BAD_REQUEST", "\"name\" and \"role\" are required" + example);
         }
@@ -1227,12 +1234,7 @@ public final class KvHttpApi implements HttpHandler, AutoCloseable {
 
     private AddRequest parseAdd(byte[] body) throws HttpError {
         String example = "; send {\"id\":4,\"peer\":\"host:port\",\"http\":\"http://host:port\",\"learner\":true}";
-        JsonNode n;
-        try {
-            n = json.readTree(body);
-        } catch (IOException e) {
-            throw new HttpError(400, "BAD_REQUEST", "body is not JSON" + example);
-        }
+        JsonNode n = jsonBody(body, example);
         if (n == null || !n.isObject()) throw new HttpError(400, "BAD_REQUEST", "body must be a JSON object" + example);
         JsonNode id = n.get("id");
         if (id == null || id.isNull()) throw new HttpError(400, "BAD_REQUEST", "\"id\" is required" + example);

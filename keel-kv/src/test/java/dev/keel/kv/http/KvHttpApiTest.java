@@ -194,6 +194,11 @@ public class KvHttpApiTest {
         assertThat(json(timeout).get("code").asText()).isEqualTo("TIMEOUT");
         consensus.failNext(new KeelException.Rejected("full"), false);
         assertThat(json(call("PUT", "/v1/kv/t", "1".getBytes(UTF_8))).get("code").asText()).isEqualTo("REJECTED");
+        // A command the core refuses for its size will never fit: 413, not a 503 that invites a retry.
+        consensus.failNext(new KeelException.Rejected("TOO_LARGE: command of 1048600 bytes exceeds maxBytesPerAppend 1048576"), false);
+        HttpResponse<byte[]> tooLarge = call("PUT", "/v1/kv/t", "1".getBytes(UTF_8));
+        assertThat(tooLarge.statusCode()).isEqualTo(413);
+        assertThat(json(tooLarge).get("code").asText()).isEqualTo("COMMAND_TOO_LARGE");
         consensus.failNext(new KeelException.NotCommitted("lost"), false);
         assertThat(call("PUT", "/v1/kv/t", "1".getBytes(UTF_8)).statusCode()).isEqualTo(503);
         consensus.setLeader(0);
