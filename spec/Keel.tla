@@ -41,6 +41,8 @@ CONSTANTS
     CommitCurrentTermOnly, \* FALSE is the mutation: commit an older term's entry by counting
     ReadNeedsTermCommit,   \* FALSE is the mutation: serve reads before the leader committed in its term
     Duplicates,    \* a received message may stay in the network and come again
+    Campaigners,   \* the servers whose election timer may fire (Server, except in directed searches)
+    QuietTimeouts, \* directed searches: an election timer fires only when no message is in flight
     PreVote, CheckQuorum, Snapshots, ReadIndex, Transfer
 
 VARIABLES
@@ -357,6 +359,8 @@ Apply(i, r, left) ==
 
 \* tick: the election timer fires (RaftNode.tick -> campaign).
 Timeout(i) ==
+    /\ i \in Campaigners
+    /\ QuietTimeouts => net = {}
     /\ node[i].role # "L"
     /\ node[i].term < MaxTerm
     /\ Apply(i, Campaign(node[i], i), net)

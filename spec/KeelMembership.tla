@@ -20,7 +20,9 @@ CONSTANTS
     InitVoters,      \* the bootstrap configuration (RaftConfig.voters)
     Nil,
     MaxTerm, MaxLogLen, MaxChanges,
-    JointConsensus   \* FALSE is the mutation (TestMutation.SKIP_JOINT_CONSENSUS)
+    MaxDepth,        \* TLC explores behaviours of at most this many steps (a CI bound)
+    JointConsensus,  \* FALSE is the mutation (TestMutation.SKIP_JOINT_CONSENSUS)
+    CommitCurrentTermOnly \* FALSE is the mutation: commit an older term's entry by counting
 
 VARIABLES node, committed, elected, changes
 
@@ -97,7 +99,7 @@ Reconfig(i, voters, learners) ==
                 ELSE Cfg(voters, cur.voters, learners)
     IN
     /\ s.role = "L" /\ changes < MaxChanges /\ Len(s.log) < MaxLogLen
-    /\ ~IsJoint(cur) /\ CfgIndexOf(i) <= s.commit /\ s.log[s.commit].term = s.term
+    /\ ~IsJoint(cur) /\ CfgIndexOf(i) <= s.commit /\ s.commit > 0 /\ s.log[s.commit].term = s.term
     /\ voters # {} /\ voters \cap learners = {}
     /\ voters \ cur.voters \subseteq cur.learners
     /\ Cfg(voters, {}, learners) # cur
@@ -112,7 +114,7 @@ Replicate(i, j) ==
     /\ s.role = "L" /\ j # i /\ node[j].term <= s.term
     /\ \E p \in 0..Len(s.log), k \in 0..Len(s.log) :
          /\ p <= k /\ p <= Len(node[j].log)
-         /\ p = 0 \/ node[j].log[p].term = s.log[p].term
+         /\ IF p = 0 THEN TRUE ELSE node[j].log[p].term = s.log[p].term
          /\ k >= node[j].commit
          /\ LET kept == SubSeq(node[j].log, 1, p)
                 theirs == SubSeq(node[j].log, p + 1, Len(node[j].log))
@@ -134,7 +136,8 @@ Replicate(i, j) ==
 AdvanceCommit(i) ==
     LET s == node[i]
         acked(n) == {i} \cup {j \in Server : s.match[j] >= n}
-        ok == {n \in (s.commit + 1)..Len(s.log) : IsQuorum(CfgOf(i), acked(n)) /\ s.log[n].term = s.term}
+        ok == {n \in (s.commit + 1)..Len(s.log) :
+                  IsQuorum(CfgOf(i), acked(n)) /\ (CommitCurrentTermOnly => s.log[n].term = s.term)}
     IN
     /\ s.role = "L" /\ ok # {}
     /\ LET n == CHOOSE x \in ok : \A y \in ok : y <= x
@@ -156,26 +159,35 @@ StepDown(i) ==
 Next ==
     /\ \/ \E i \in Server : \E Q \in SUBSET Server : Elect(i, Q)
        \/ \E i \in Server : ClientRequest(i) \/ AdvanceCommit(i) \/ StepDown(i)
-       \/ \E i \in Server : \E v, l \in SUBSET Server : Reconfig(i, v, l)
+       \/ \E i \in Server : \E v \in SUBSET Server \ {{}} : \E l \in SUBSET (Server \ v) : Reconfig(i, v, l)
        \/ \E i, j \in Server : Replicate(i, j)
-    /\ committed' = committed \cup UNION {{<<k, node'[i].log[k]>> : k \in 1..node'[i].commit} : i \in Server}
+    /\ committed' = committed \cup
+          {c \in UNION {{<<k, node'[i].log[k], node'[i].term>> : k \in 1..node'[i].commit} : i \in Server} :
+             ~\E d \in committed : d[1] = c[1] /\ d[2] = c[2]}
 
 Spec == Init /\ [][Next]_vars
+
+Bounds == TLCGet("level") < MaxDepth
 
 -----------------------------------------------------------------------------
 \* No two disjoint quorums: each configuration entry's quorums meet those of the configuration
 \* before it in the same log, so two configurations in effect on two nodes at once (one the
 \* successor of the other, as one change at a time guarantees) cannot elect two leaders or
 \* commit two different entries independently.
+\* (Quorums are closed under supersets, so c2 has a quorum disjoint from Q1 iff Server \ Q1 is one.)
 Overlap(c1, c2) ==
-    \A Q1, Q2 \in SUBSET Server : (IsQuorum(c1, Q1) /\ IsQuorum(c2, Q2)) => Q1 \cap Q2 # {}
+    \A Q1 \in SUBSET Server : IsQuorum(c1, Q1) => ~IsQuorum(c2, Server \ Q1)
 QuorumOverlap ==
     \A i \in Server : \A k \in 1..Len(node[i].log) :
         IsCfgEntry(node[i].log[k]) => Overlap(CfgAt(node[i].log, k - 1), node[i].log[k].cfg)
 
 ElectionSafety == \A a, b \in elected : a[1] = b[1] => a[2] = b[2]
 
-\* An index is only ever committed with one entry.
+\* An index is only ever committed with one entry (committed holds <<index, entry, term it was
+\* committed in>>), and the leader of any later term holds it (Leader Completeness).
 CommittedUnique == \A a, b \in committed : a[1] = b[1] => a[2] = b[2]
+LeaderCompleteness ==
+    \A c \in committed : \A i \in Server :
+        (node[i].role = "L" /\ node[i].term > c[3]) => (c[1] <= Len(node[i].log) /\ node[i].log[c[1]] = c[2])
 
 =============================================================================
