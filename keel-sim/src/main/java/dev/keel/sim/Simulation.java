@@ -69,6 +69,8 @@ public final class Simulation {
     private long now;
     private long events;
     private final ArrayDeque<String> trace;
+    /** Protocol events for trace validation against the TLA+ spec; null (no cost) unless runTraced. */
+    private final TraceRecorder tla;
 
     // The world.
     private final int n; // every simulated node, members or not
@@ -107,9 +109,10 @@ public final class Simulation {
     private int opsOk;
     private int opsInfo;
 
-    private Simulation(long seed, SimOptions options) {
+    private Simulation(long seed, SimOptions options, TraceRecorder tla) {
         this.seed = seed;
         this.options = options;
+        this.tla = tla;
         this.rng = new SplittableRandom(seed);
         this.trace = options.traceLines() > 0 ? new ArrayDeque<>() : null;
         int[] sizes = {1, 3, 3, 3, 5, 5, 5, 7};
@@ -166,11 +169,20 @@ public final class Simulation {
         for (int i = 0; i < keyCount; i++) keys[i] = "k" + i;
         this.clients = new SimClient[1 + rng.nextInt(5)];
         for (int i = 0; i < clients.length; i++) clients[i] = new SimClient(i + 1);
+        if (tla != null) tla.header(IntStream.rangeClosed(1, n).toArray(), preVote, checkQuorum);
     }
 
     /** Runs one seed to the end and reports; never throws for a protocol failure. */
     public static SimResult run(long seed, SimOptions options) {
-        return new Simulation(seed, options).run();
+        return new Simulation(seed, options, null).run();
+    }
+
+    /**
+     * Runs one seed like {@link #run}, recording its protocol events in {@code recorder} for trace
+     * validation (spec/KeelTrace.tla). Recording draws no random numbers, so the run is the same.
+     */
+    public static SimResult runTraced(long seed, SimOptions options, TraceRecorder recorder) {
+        return new Simulation(seed, options, java.util.Objects.requireNonNull(recorder)).run();
     }
 
     /** Trace lines a {@link #frameAt} frame keeps when the options ask for none. */
@@ -306,6 +318,7 @@ public final class Simulation {
                 if (node.raft != null) {
                     trace(e, "tick");
                     node.raft.tick();
+                    if (tla != null) tla.node("tick", node.id, node.raft);
                     node.afterInput();
                 }
                 schedule(TICK_UNITS, Kind.TICK, e.node, null);
@@ -314,9 +327,13 @@ public final class Simulation {
                 Message m = (Message) e.payload;
                 digest.mix(m);
                 SimNode node = node(e.node);
-                if (node.raft == null) return; // delivered to a crashed node: lost
+                if (node.raft == null) { // delivered to a crashed node: lost
+                    if (tla != null) tla.lost(m);
+                    return;
+                }
                 trace(e, "deliver " + m);
                 node.raft.step(m);
+                if (tla != null) tla.recv(node.id, m, node.raft);
                 node.afterInput();
             }
             case PERSIST -> {
@@ -377,11 +394,16 @@ public final class Simulation {
         return out;
     }
 
-    private void send(Message m) {
-        if (blocked[m.from() - 1][m.to() - 1]) return;
-        if (lossRate > 0 && rng.nextDouble() < lossRate) return;
+    /** Hands a message to the network; returns how many copies will be delivered (0: lost). */
+    private int send(Message m) {
+        if (blocked[m.from() - 1][m.to() - 1]) return 0;
+        if (lossRate > 0 && rng.nextDouble() < lossRate) return 0;
         schedule(delay(), Kind.DELIVER, m.to(), m);
-        if (dupRate > 0 && rng.nextDouble() < dupRate) schedule(delay(), Kind.DELIVER, m.to(), m);
+        if (dupRate > 0 && rng.nextDouble() < dupRate) {
+            schedule(delay(), Kind.DELIVER, m.to(), m);
+            return 2;
+        }
+        return 1;
     }
 
     /** Mostly short delays; in some seeds a few messages linger for up to three election timeouts,
@@ -507,7 +529,10 @@ public final class Simulation {
                 learners.stream().mapToInt(Integer::intValue).toArray());
         ProposeResult r = leader.raft.changeMembership(target);
         traceNote("membership: n" + leader.id + " " + what + " -> " + r);
-        if (r instanceof ProposeResult.Accepted) membershipChanges++;
+        if (r instanceof ProposeResult.Accepted) {
+            membershipChanges++;
+            if (tla != null) tla.config(leader.id);
+        }
         leader.afterInput();
     }
 
@@ -580,6 +605,8 @@ public final class Simulation {
         RaftNode raft; // null while crashed
         long incarnation;
         boolean persistScheduled;
+        /** Copies the network scheduled of each message of the Ready being sent (trace recording only). */
+        final List<Integer> tlaCopies = new ArrayList<>();
         TreeMap<String, Long> kv = new TreeMap<>();
         /** The snapshot being received from the leader (the partial file on disk). */
         ByteArrayOutputStream receiving = new ByteArrayOutputStream();
@@ -611,11 +638,13 @@ public final class Simulation {
             readsAwaitingApply.clear();
             persistScheduled = false;
             raft = new RaftNode(nodeConfig(), disk.storage(), random.split());
+            if (tla != null) tla.node("start", id, raft);
             checker.onStart(raft);
             afterInput();
         }
 
         void crash() {
+            if (tla != null) tla.crash(id);
             raft = null; // volatile state and unpersisted Readys are gone
             disk.crash();
             incarnation++;
@@ -651,13 +680,15 @@ public final class Simulation {
                 HardState hs = rd.hardState();
                 if (!rd.entries().isEmpty() && maybeTornWrite(hs, rd.entries())) return;
                 if (rd.mustPersist()) disk.persist(hs, rd.entries());
-                if (rd.mustPersist() && maybeCrashAt("after persist, before send")) return;
+                tlaCopies.clear();
+                if (rd.mustPersist() && maybeCrashAt("after persist, before send", rd, List.of())) return;
                 // 2. Only then send.
                 for (Message m : rd.messages()) {
                     checker.onSend(m);
-                    send(m);
+                    int copies = send(m);
+                    if (tla != null) tlaCopies.add(copies);
                 }
-                if (!rd.messages().isEmpty() && maybeCrashAt("after send")) return;
+                if (!rd.messages().isEmpty() && maybeCrashAt("after send", rd, rd.messages())) return;
                 // 3. Apply.
                 for (Entry e : rd.committedEntries()) apply(e);
                 // 4. Reads.
@@ -669,6 +700,7 @@ public final class Simulation {
                     if (r != null) respond(r[0], r[1], ClientResponse.retry());
                 }
                 raft.advance(rd);
+                if (tla != null) tla.persist(id, rd.messages(), tlaCopies, raft, false);
                 serveReads();
                 maybeSnapshot();
             }
@@ -705,6 +737,7 @@ public final class Simulation {
             SnapshotMeta meta = new SnapshotMeta(applied, raft.term(applied), raft.membershipAt(applied), data.length,
                     (int) crc.getValue());
             disk.compact(meta, data);
+            if (tla != null) tla.compact(id, applied);
             snapshotsTaken++;
         }
 
@@ -712,8 +745,9 @@ public final class Simulation {
          * Crashes at the narrow windows where durability bugs hide (a vote persisted but not yet
          * sent, entries acknowledged a moment ago), which crashes at random times rarely hit.
          */
-        boolean maybeCrashAt(String where) {
+        boolean maybeCrashAt(String where, Ready rd, List<Message> sent) {
             if (!faultPhase || crashAfterPersistRate == 0 || rng.nextDouble() >= crashAfterPersistRate) return false;
+            if (tla != null) tla.persist(id, sent, tlaCopies, raft, true);
             crashes++;
             traceNote("crash n" + id + " " + where);
             crash();
@@ -729,6 +763,7 @@ public final class Simulation {
             if (!faultPhase || crashAfterPersistRate == 0 || rng.nextDouble() >= crashAfterPersistRate / 2) return false;
             int kept = rng.nextInt(entries.size());
             disk.tornPersist(hs, entries, kept);
+            if (tla != null) tla.torn(id, entries.get(0).index(), kept);
             crashes++;
             traceNote("crash n" + id + " torn write: " + kept + " of " + entries.size() + " entries persisted");
             crash();
@@ -835,6 +870,7 @@ public final class Simulation {
         if (req.write()) {
             byte[] cmd = ("put " + keys[req.key()] + " " + req.value()).getBytes(StandardCharsets.UTF_8);
             ProposeResult r = node.raft.propose(cmd);
+            if (tla != null) tla.node("propose", node.id, node.raft);
             switch (r) {
                 case ProposeResult.Accepted a -> node.pendingWrites.computeIfAbsent(a.index(), k -> new ArrayList<>())
                         .add(new long[] {req.client(), req.op(), a.term()});
@@ -843,7 +879,9 @@ public final class Simulation {
             }
         } else {
             long ctx = nextContext++;
-            if (node.raft.readIndex(ctx)) {
+            boolean accepted = node.raft.readIndex(ctx);
+            if (tla != null) tla.node("read", node.id, node.raft);
+            if (accepted) {
                 node.pendingReads.put(ctx, new long[] {req.client(), req.op(), req.key()});
             } else {
                 node.respond(req.client(), req.op(), ClientResponse.redirect(node.raft.leaderId()));
