@@ -30,6 +30,14 @@ import java.util.concurrent.locks.LockSupport;
  * from about 470 to 620 us): a direct write that extends the file holds the inode lock until the
  * disk has it, stalling the log thread's own writes.
  *
+ * <p><b>Only when the log is slow.</b> The zeros double the bytes written. When the log itself
+ * writes fast (above {@link #MAX_RATE_BYTES_PER_SECOND}), many entries share each sync (group
+ * commit), so the metadata a sync commits costs little per entry, while the disk's bandwidth is
+ * what limits: three colocated nodes writing 1 KiB entries at 256 in flight moved about 500 MB/s
+ * with the zeros against 839 MB/s the disk syncs. So above that rate the zeros pause (for
+ * {@link #PAUSE_NANOS}, then the rate is measured again) and the log grows its file as it would
+ * without them.
+ *
  * <p>Costs: each byte of the log is written twice (zeros, then the record), on a background
  * thread and outside any sync the commit path waits for; up to {@link #AHEAD_BYTES} of disk per
  * log beyond its records. A zero write or its sync failing stops preallocation (the log goes on
@@ -38,6 +46,10 @@ import java.util.concurrent.locks.LockSupport;
 final class SegmentPreallocator implements AutoCloseable {
     /** Zeros are kept at least this far ahead of the log's end. */
     static final long AHEAD_BYTES = 2 << 20;
+    /** Above this rate of log writes, preallocation pauses (see the class comment). */
+    static final long MAX_RATE_BYTES_PER_SECOND = 32L << 20;
+    /** How long a pause lasts; also the shortest interval the rate is measured over. */
+    static final long PAUSE_NANOS = 100_000_000L;
     /** One zero write (then one sync) extends the file by this much. */
     static final int CHUNK_BYTES = 1 << 20;
 
@@ -53,6 +65,11 @@ final class SegmentPreallocator implements AutoCloseable {
     private final AtomicBoolean wanted = new AtomicBoolean();
     private volatile boolean closed;
     private volatile IOException failure;
+    /** No zeros before this System.nanoTime(): the log was writing fast. */
+    private volatile long pausedUntilNanos;
+    /** Start of the current rate measurement, and dataEnd then. Preallocation thread only. */
+    private long windowStartNanos = System.nanoTime();
+    private long windowStartDataEnd;
     /** Incremented after every finished round of work, for tests that wait for quiescence. */
     private volatile long rounds;
     private final ByteBuffer zeros = ByteBuffer.allocateDirect(CHUNK_BYTES);
@@ -128,7 +145,29 @@ final class SegmentPreallocator implements AutoCloseable {
 
     private void wake(long end) {
         dataEnd = end;
-        if (zeroEnd - end < AHEAD_BYTES && failure == null && wanted.compareAndSet(false, true)) LockSupport.unpark(thread);
+        if (zeroEnd - end < AHEAD_BYTES && failure == null && System.nanoTime() - pausedUntilNanos >= 0
+                && wanted.compareAndSet(false, true)) {
+            LockSupport.unpark(thread);
+        }
+    }
+
+    /**
+     * True if the log wrote faster than MAX_RATE_BYTES_PER_SECOND since the last measurement (at
+     * least PAUSE_NANOS ago); then preallocation pauses for PAUSE_NANOS. A segment switch makes
+     * dataEnd go back: that window counts as slow.
+     */
+    private boolean writingFast() {
+        long now = System.nanoTime();
+        long elapsed = now - windowStartNanos;
+        if (elapsed < PAUSE_NANOS) return false;
+        long written = dataEnd - windowStartDataEnd;
+        windowStartNanos = now;
+        windowStartDataEnd = dataEnd;
+        if (written * 1e9 / elapsed > MAX_RATE_BYTES_PER_SECOND) {
+            pausedUntilNanos = now + PAUSE_NANOS;
+            return true;
+        }
+        return false;
     }
 
     private void run() {
@@ -148,6 +187,7 @@ final class SegmentPreallocator implements AutoCloseable {
 
     /** Writes and syncs chunks of zeros until they reach AHEAD_BYTES past the records or the limit. */
     private void extend() throws IOException {
+        if (writingFast()) return;
         while (!closed && failure == null) {
             FileChannel ch;
             synchronized (lock) {
@@ -178,7 +218,8 @@ final class SegmentPreallocator implements AutoCloseable {
         long deadline = System.nanoTime() + millis * 1_000_000L;
         while (System.nanoTime() < deadline) {
             long r = rounds;
-            if (!wanted.get() && (zeroEnd - dataEnd >= AHEAD_BYTES || zeroEnd >= limit || channel == null || failure != null)) {
+            if (!wanted.get() && (zeroEnd - dataEnd >= AHEAD_BYTES || zeroEnd >= limit || channel == null || failure != null
+                    || System.nanoTime() - pausedUntilNanos < 0)) {
                 if (rounds == r) return true;
             }
             Thread.sleep(1);
