@@ -220,6 +220,10 @@ class KvAuthClusterTest {
     void usersSurviveALeaderChangeAndARestartOfEveryNode() throws Exception {
         awaitRoot();
         String erin = newUser("erin", "readwrite", "e/");
+        // At once through a follower, which may not have applied erin yet: it catches up before it decides.
+        try (KeelClient viaFollower = followerClient(erin)) {
+            assertThat(viaFollower.put("e/first", "at once").revision()).isPositive();
+        }
         try (KeelClient e = client(erin); KeelClient admin = client(rootToken)) {
             for (int i = 0; i < 10; i++) e.put("e/" + i, "v" + i); // past a snapshot
             int leader = KvTestSupport.awaitLeader(servers, DEADLINE);

@@ -261,6 +261,30 @@ public final class KvHttpApi implements HttpHandler, AutoCloseable {
      * back to the loop. Both paths share the request parsing and the answers below.
      */
     public void dispatch(HttpExchange ex, ScheduledExecutorService loop, Executor blocking) {
+        if (tokenUnknownOnFollower(ex)) {
+            // The token may belong to a user the leader created a moment ago and this follower has
+            // not applied yet: catch up to the leader's commit index first (a ReadIndex barrier, as
+            // a linearizable read takes), so that a new user's first request never gets a 401
+            // from a lagging follower. Then decide as usual; if the barrier fails, decide anyway.
+            // Unknown tokens are the only ones that pay it, bounded by the in-flight limit per client.
+            consensus.linearizableRead().orTimeout(requestTimeout.toMillis(), TimeUnit.MILLISECONDS)
+                    .whenComplete((index, failure) -> loop.execute(() -> route(ex, loop, blocking)));
+            return;
+        }
+        route(ex, loop, blocking);
+    }
+
+    /** True when authentication is on, this node follows a known leader, and it knows no user with the request's bearer token. */
+    private boolean tokenUnknownOnFollower(HttpExchange ex) {
+        if (!authRequired) return false;
+        String authorization = ex.getRequestHeaders().getFirst("Authorization");
+        if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) return false;
+        int leader = consensus.status().leaderId();
+        if (leader == 0 || leader == nodeId) return false;
+        return authTable().byToken(authorization.substring(7).trim()) == null;
+    }
+
+    private void route(HttpExchange ex, ScheduledExecutorService loop, Executor blocking) {
         String path = ex.getRequestURI().getRawPath();
         if (path != null && path.startsWith(KV_PREFIX)) {
             switch (ex.getRequestMethod()) {
