@@ -199,7 +199,7 @@ public final class Simulation {
     public static SimFrame frameAt(long seed, SimOptions options, long event) {
         if (event < 0) throw new IllegalArgumentException("event " + event + " < 0");
         // The trace is only recorded, never consulted: keeping more or fewer lines changes no decision.
-        Simulation s = new Simulation(seed, options.traceLines() > 0 ? options : options.withTraceLines(FRAME_TRACE_LINES));
+        Simulation s = new Simulation(seed, options.traceLines() > 0 ? options : options.withTraceLines(FRAME_TRACE_LINES), null);
         s.stopAt = event;
         s.run();
         return s.frame;
