@@ -106,6 +106,8 @@ public final class DurableLog implements RaftStorage, AutoCloseable {
     /** The active segment has bytes written since it was last forced. */
     private boolean activeDirty;
     private final ByteBuffer writeBuffer;
+    /** {@link #writeBuffer} as the one part of a {@link SegmentPreallocator#write}, made once. */
+    private final ByteBuffer[] writeBufferParts;
     /** Writes zeros ahead of the active segment's records when syncing is on; null otherwise. */
     private SegmentPreallocator preallocator;
     private final byte[] recordHeader = new byte[Format.RECORD_HEADER_BYTES];
@@ -133,6 +135,7 @@ public final class DurableLog implements RaftStorage, AutoCloseable {
         this.lock = lock;
         this.cache = new EntryCache(cfg.cacheBytes());
         this.writeBuffer = ByteBuffer.allocateDirect((int) Math.min(WRITE_BUFFER_BYTES, cfg.segmentBytes()));
+        this.writeBufferParts = new ByteBuffer[] {writeBuffer};
     }
 
     /**
@@ -657,7 +660,7 @@ public final class DurableLog implements RaftStorage, AutoCloseable {
         writeBuffer.flip();
         int n = writeBuffer.remaining();
         if (preallocator != null) {
-            preallocator.write(active.channel, writeBuffer, activeFlushed);
+            preallocator.write(active.channel, writeBufferParts, activeFlushed);
         } else {
             while (writeBuffer.hasRemaining()) active.channel.write(writeBuffer);
         }

@@ -70,8 +70,10 @@ final class SegmentPreallocator implements AutoCloseable {
     /** Start of the current rate measurement, and dataEnd then. Preallocation thread only. */
     private long windowStartNanos = System.nanoTime();
     private long windowStartDataEnd;
-    /** Incremented after every finished round of work, for tests that wait for quiescence. */
-    private volatile long rounds;
+    /** True from taking a request until its round of work is done (see {@link #awaitIdle}). */
+    private volatile boolean working;
+    /** Notified after every round of work, for {@link #awaitIdle}. */
+    private final Object idle = new Object();
     private final ByteBuffer zeros = ByteBuffer.allocateDirect(CHUNK_BYTES);
     private final Thread thread;
 
@@ -102,23 +104,10 @@ final class SegmentPreallocator implements AutoCloseable {
     }
 
     /**
-     * Writes {@code buf} at the channel's position {@code at} for the log thread, taking the lock
-     * only if the write reaches past the zeros.
+     * Writes {@code parts} (a record's header and data, or the log's write buffer alone) at the
+     * channel's position {@code at} for the log thread, taking the lock only if the write reaches
+     * past the zeros.
      */
-    void write(FileChannel ch, ByteBuffer buf, long at) throws IOException {
-        long end = at + buf.remaining();
-        if (end <= zeroEnd) {
-            writeAll(ch, buf);
-        } else {
-            synchronized (lock) {
-                writeAll(ch, buf);
-                if (ch == channel && end > zeroEnd) zeroEnd = end;
-            }
-        }
-        wake(end);
-    }
-
-    /** As {@link #write(FileChannel, ByteBuffer, long)} for a record written in two parts. */
     void write(FileChannel ch, ByteBuffer[] parts, long at) throws IOException {
         long n = 0;
         for (ByteBuffer b : parts) n += b.remaining();
@@ -132,10 +121,6 @@ final class SegmentPreallocator implements AutoCloseable {
             }
         }
         wake(end);
-    }
-
-    private static void writeAll(FileChannel ch, ByteBuffer buf) throws IOException {
-        while (buf.hasRemaining()) ch.write(buf);
     }
 
     private static void writeAll(FileChannel ch, ByteBuffer[] parts, long n) throws IOException {
@@ -172,16 +157,21 @@ final class SegmentPreallocator implements AutoCloseable {
 
     private void run() {
         while (!closed) {
-            if (!wanted.getAndSet(false)) {
+            if (!wanted.get()) {
                 LockSupport.park(this);
                 continue;
             }
+            working = true; // before taking the request, so that one of the two is always visible
+            wanted.set(false);
             try {
                 extend();
             } catch (IOException e) {
                 failure = e;
             }
-            rounds++;
+            working = false;
+            synchronized (idle) {
+                idle.notifyAll();
+            }
         }
     }
 
@@ -216,15 +206,15 @@ final class SegmentPreallocator implements AutoCloseable {
     /** For tests: waits until no work is pending (at most {@code millis}); true if so. */
     boolean awaitIdle(long millis) throws InterruptedException {
         long deadline = System.nanoTime() + millis * 1_000_000L;
-        while (System.nanoTime() < deadline) {
-            long r = rounds;
-            if (!wanted.get() && (zeroEnd - dataEnd >= AHEAD_BYTES || zeroEnd >= limit || channel == null || failure != null
-                    || System.nanoTime() - pausedUntilNanos < 0)) {
-                if (rounds == r) return true;
+        synchronized (idle) {
+            while (wanted.get() || working || !(zeroEnd - dataEnd >= AHEAD_BYTES || zeroEnd >= limit || channel == null
+                    || failure != null || System.nanoTime() - pausedUntilNanos < 0)) {
+                long leftMillis = (deadline - System.nanoTime()) / 1_000_000L;
+                if (leftMillis <= 0) return false;
+                idle.wait(leftMillis); // notified at the end of every round of work
             }
-            Thread.sleep(1);
+            return true;
         }
-        return false;
     }
 
     /** Bytes of the current file known written (records or zeros). */

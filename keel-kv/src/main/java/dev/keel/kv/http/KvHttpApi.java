@@ -277,11 +277,16 @@ public final class KvHttpApi implements HttpHandler, AutoCloseable {
     /** True when authentication is on, this node follows a known leader, and it knows no user with the request's bearer token. */
     private boolean tokenUnknownOnFollower(HttpExchange ex) {
         if (!authRequired) return false;
-        String authorization = ex.getRequestHeaders().getFirst("Authorization");
-        if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) return false;
+        String token = bearerToken(ex.getRequestHeaders().getFirst("Authorization"));
+        if (token == null) return false;
         int leader = consensus.status().leaderId();
         if (leader == 0 || leader == nodeId) return false;
-        return authTable().byToken(authorization.substring(7).trim()) == null;
+        return authTable().byToken(token) == null;
+    }
+
+    /** The token of an {@code Authorization: Bearer <token>} header, or null for any other header or none. */
+    private static String bearerToken(String authorization) {
+        return authorization != null && authorization.regionMatches(true, 0, "Bearer ", 0, 7) ? authorization.substring(7).trim() : null;
     }
 
     private void route(HttpExchange ex, ScheduledExecutorService loop, Executor blocking) {
@@ -965,10 +970,9 @@ public final class KvHttpApi implements HttpHandler, AutoCloseable {
         String authorization = ex.getRequestHeaders().getFirst("Authorization");
         java.security.cert.X509Certificate cert = ex instanceof NettyExchange ne ? ne.peerCertificate() : null;
         if (authorization != null) {
-            if (!authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
-                throw unauthenticated("the Authorization header must be 'Bearer <token>'");
-            }
-            user = t.byToken(authorization.substring(7).trim());
+            String token = bearerToken(authorization);
+            if (token == null) throw unauthenticated("the Authorization header must be 'Bearer <token>'");
+            user = t.byToken(token);
             if (user == null) throw unauthenticated("invalid or revoked token");
         } else if (cert != null) {
             String forwardedFor = ex.getRequestHeaders().getFirst(FORWARDED_PRINCIPAL);
@@ -996,8 +1000,8 @@ public final class KvHttpApi implements HttpHandler, AutoCloseable {
     String statusStreamRefusal(String authorization, String accessToken, java.security.cert.X509Certificate cert) {
         if (!authRequired) return null;
         Auth.Table t = authTable();
-        String token = authorization != null && authorization.regionMatches(true, 0, "Bearer ", 0, 7)
-                ? authorization.substring(7).trim() : accessToken;
+        String token = bearerToken(authorization);
+        if (token == null) token = accessToken;
         if (token != null) return t.byToken(token) != null ? null : "invalid or revoked token";
         if (cert != null) {
             String name = commonName(cert);

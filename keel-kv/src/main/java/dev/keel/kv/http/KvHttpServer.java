@@ -391,21 +391,14 @@ public final class KvHttpServer implements AutoCloseable {
             }
         }
 
-        /** The first value of a query parameter, percent-decoded, or null. */
+        /** The first value of a query parameter, percent-decoded, or null (also when the query is malformed). */
         private static String queryParameter(URI uri, String name) {
-            String q = uri.getRawQuery();
-            if (q == null) return null;
-            for (String pair : q.split("&")) {
-                int eq = pair.indexOf('=');
-                if (eq > 0 && pair.substring(0, eq).equals(name)) {
-                    try {
-                        return java.net.URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
-                    } catch (IllegalArgumentException e) {
-                        return null; // malformed escapes: no token
-                    }
-                }
+            try {
+                byte[] value = UrlBytes.parseQuery(uri.getRawQuery()).get(name);
+                return value == null ? null : new String(value, StandardCharsets.UTF_8);
+            } catch (UrlBytes.BadEncodingException e) {
+                return null;
             }
-            return null;
         }
 
         private static void badRequest(Channel ch, String message) {
