@@ -5,8 +5,10 @@ import java.io.InputStream;
 import java.io.OutputStream;
 
 /**
- * The user's replicated state machine. Keel calls it from one apply thread, in log order, with
- * committed commands only; every node applies the same commands in the same order (State Machine
+ * The user's replicated state machine. Keel calls it in log order, never concurrently, with
+ * committed commands only: on the server's apply thread, or, for a small batch while that thread
+ * is idle, on the server's event loop (each call happens-before the next, so plain fields are
+ * safe; do not block in it); every node applies the same commands in the same order (State Machine
  * Safety), so {@link #apply} must be deterministic: no clocks, randomness or local IO that changes
  * the result.
  */
@@ -20,13 +22,13 @@ public interface StateMachine {
 
     /**
      * Captures the state as of the last applied index for a snapshot, without blocking applies for
-     * long: called on the apply thread between two applies; the returned writer then runs on a
+     * long: called between two applies; the returned writer then runs on a
      * background thread while applies continue, so it must write a point-in-time view (a copy, or
      * a persistent/immutable structure), not the live state.
      */
     SnapshotWriter snapshot();
 
-    /** Replaces the whole state with the snapshot's. Called on the apply thread, before any later apply. */
+    /** Replaces the whole state with the snapshot's. Called between two applies, before any later one. */
     void restore(InputStream in) throws IOException;
 
     /** Writes one captured snapshot. */

@@ -194,6 +194,12 @@ final class PeerLink {
         return true;
     }
 
+    /** Runs the flush now instead of as a task, if one is due and this is the link's loop. */
+    void flushIfInLoop() {
+        EventLoop l = loop;
+        if (l != null && flushScheduled.get() && l.inEventLoop()) onFlushTask();
+    }
+
     private void onFlushTask() {
         flushScheduled.set(false); // before draining: a message queued from now on schedules a new task
         if (closed) { // a message that raced close() into the queue

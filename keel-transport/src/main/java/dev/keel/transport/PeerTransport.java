@@ -134,6 +134,8 @@ public final class PeerTransport implements Transport {
 
     private volatile Lifecycle lifecycle = Lifecycle.NEW;
     private EventLoopGroup group; // guarded by this
+    /** A group given by the caller (not shut down by close()), or null: start() makes its own. */
+    private final EventLoopGroup externalGroup;
     private volatile Channel serverChannel;
 
     /**
@@ -141,6 +143,17 @@ public final class PeerTransport implements Transport {
      *     concurrently for different connections; must be quick and thread-safe (see the class doc)
      */
     public PeerTransport(TransportConfig config, Consumer<Message> inbound) {
+        this(config, inbound, null);
+    }
+
+    /**
+     * As {@link #PeerTransport(TransportConfig, Consumer)}, running on {@code group} (the caller's,
+     * which it keeps: close() does not shut it down) instead of {@link TransportConfig#ioThreads()}
+     * threads of its own. A Raft server passes its one-thread event loop, so that messages are read
+     * and written on the thread that steps the core, with no hand-over between threads.
+     */
+    public PeerTransport(TransportConfig config, Consumer<Message> inbound, EventLoopGroup group) {
+        this.externalGroup = group;
         this.config = Objects.requireNonNull(config, "config");
         this.inbound = Objects.requireNonNull(inbound, "inbound");
         this.codec = new MessageCodec(config.maxFrameBytes());
@@ -163,7 +176,7 @@ public final class PeerTransport implements Transport {
     @Override
     public synchronized InetSocketAddress start() {
         if (lifecycle != Lifecycle.NEW) throw new IllegalStateException("start() on a transport that is " + lifecycle);
-        group = new MultiThreadIoEventLoopGroup(config.ioThreads(),
+        group = externalGroup != null ? externalGroup : new MultiThreadIoEventLoopGroup(config.ioThreads(),
                 new DefaultThreadFactory("keel-transport-" + config.nodeId()), NioIoHandler.newFactory());
         synchronized (peersLock) {
             linkLoops = group;
@@ -251,6 +264,11 @@ public final class PeerTransport implements Transport {
             return false;
         }
         return link.offer(m);
+    }
+
+    @Override
+    public void flush() {
+        for (PeerLink link : links.values()) link.flushIfInLoop();
     }
 
     /**
@@ -415,7 +433,7 @@ public final class PeerTransport implements Transport {
 
     private void shutdownGroup() {
         EventLoopGroup g = group;
-        if (g == null) return;
+        if (g == null || g == externalGroup) return;
         // No quiet period: nothing is worth waiting for once we are closing.
         if (!g.shutdownGracefully(0, 5, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS)) {
             log.warn("node={} transport IO threads did not stop within 10 s", config.nodeId());

@@ -16,6 +16,15 @@ public interface Transport extends AutoCloseable {
     /** Queues or hands over {@code m} for {@code m.to()}; false if it was dropped (and counted). Any thread, never blocks. */
     boolean send(Message m);
 
+    /**
+     * Writes out at once what this thread has queued, when this thread is the one that writes to
+     * the sockets (a server whose event loop is the transport's IO thread calls it before a long
+     * blocking step such as a sync, so its messages leave first). Elsewhere it does nothing: the
+     * queued messages go out on their own, soon.
+     */
+    default void flush() {
+    }
+
     /** Adds peer {@code id} (or points it at a new address). Any thread, never blocks. */
     void addPeer(int id, InetSocketAddress address);
 

@@ -82,7 +82,7 @@ public final class KeelSystem implements RaftSystem {
             tmpfsDir = Files.createTempDirectory(Path.of("/dev/shm"), "keel-bench-");
         }
         Path base = tmpfsDir != null ? tmpfsDir : s.dir();
-        LocalNetwork network = s.durable() ? null : new LocalNetwork();
+        LocalNetwork network = s.durable() || Boolean.getBoolean("keel.bench.tcp") ? null : new LocalNetwork();
         for (int id = 1; id <= s.nodes(); id++) {
             ServerConfig config = ServerConfig.builder(id, "bench", members, base.resolve("n" + id))
                     .electionTimeoutTicks(Math.max(10, s.electionTimeoutMinMillis() / 10))

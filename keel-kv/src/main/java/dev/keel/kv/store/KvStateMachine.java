@@ -64,7 +64,8 @@ import java.util.zip.CheckedOutputStream;
  * Snapshot format: {@link #SNAPSHOT_MAGIC}, a u16 version, then the state and a CRC32C.
  *
  * <h2>Threads</h2>
- * {@link #apply}, {@link #snapshot} and {@link #restore} run on the server's apply thread; readers
+ * {@link #apply}, {@link #snapshot} and {@link #restore} run one at a time, in log order (on the
+ * server's apply thread, or its event loop for a small batch; see {@code StateMachine}); readers
  * on any thread call {@link #view()} and get an immutable, point-in-time view.
  */
 public final class KvStateMachine implements StateMachine {
