@@ -82,6 +82,8 @@ public final class KeelSystem implements RaftSystem {
             tmpfsDir = Files.createTempDirectory(Path.of("/dev/shm"), "keel-bench-");
         }
         Path base = tmpfsDir != null ? tmpfsDir : s.dir();
+        // -Dkeel.bench.tcp=true keeps TCP in the in-memory run too: with sync off, that separates a
+        // commit's network and thread cost from its disk's when profiling (not used by the report).
         LocalNetwork network = s.durable() || Boolean.getBoolean("keel.bench.tcp") ? null : new LocalNetwork();
         for (int id = 1; id <= s.nodes(); id++) {
             ServerConfig config = ServerConfig.builder(id, "bench", members, base.resolve("n" + id))
