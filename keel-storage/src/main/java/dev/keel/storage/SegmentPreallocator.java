@@ -50,8 +50,15 @@ final class SegmentPreallocator implements AutoCloseable {
     static final long MAX_RATE_BYTES_PER_SECOND = 32L << 20;
     /** How long a pause lasts; also the shortest interval the rate is measured over. */
     static final long PAUSE_NANOS = 100_000_000L;
-    /** One zero write (then one sync) extends the file by this much. */
-    static final int CHUNK_BYTES = 1 << 20;
+    /**
+     * One zero write (then one sync) extends the file by this much. Small, because a commit's sync
+     * that comes between a zero write and its sync must write those zeros out too (they are dirty
+     * pages of the same file): with 1 MiB chunks that added about a millisecond to those commits.
+     * Measured, 1 KiB at 16 in flight, 3 rounds each: p99 3.0-3.8 ms with 1 MiB, 2.0-2.5 with
+     * 256 KiB, 1.9-2.2 with 128 KiB, for 5-10% less throughput (more syncs of zeros); one client's
+     * p50 unchanged.
+     */
+    static final int CHUNK_BYTES = 128 << 10;
 
     private final Object lock = new Object();
     /** The file being preallocated, or null. Written under lock. */
