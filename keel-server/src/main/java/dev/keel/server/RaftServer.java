@@ -103,6 +103,7 @@ public final class RaftServer implements AutoCloseable {
 
     // Event-loop state.
     private boolean readyScheduled;
+    private long nextTickNanos;
     private final List<Object> batch = new ArrayList<>(1024);
     private final Map<Long, CompletableFuture<Long>> readsByContext = new HashMap<>();
     private long nextReadContext = 1;
@@ -363,7 +364,11 @@ public final class RaftServer implements AutoCloseable {
         running.set(false);
         // Every loop task checks running first: once the task under way ends, nothing touches the
         // core or the log again.
-        loop.submit(() -> { }).awaitUninterruptibly(10, TimeUnit.SECONDS);
+        try {
+            loop.submit(() -> { }).awaitUninterruptibly(10, TimeUnit.SECONDS);
+        } catch (RejectedExecutionException e) {
+            // the loop has already stopped
+        }
         try {
             toApplyThread(new Task(() -> { }));
             applyThread.interrupt();
@@ -551,7 +556,9 @@ public final class RaftServer implements AutoCloseable {
     /** Starts the timers; requests already queued are drained now. */
     private void startLoop() {
         long tickMillis = config.tickMillis();
-        loop.scheduleAtFixedRate(this::onTick, tickMillis, tickMillis, TimeUnit.MILLISECONDS);
+        nextTickNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(tickMillis); // read on the loop after the schedule below
+        // Fixed delay, not rate: after a stall the ticks owed are counted (and capped) in onTick.
+        loop.scheduleWithFixedDelay(this::onTick, tickMillis, tickMillis, TimeUnit.MILLISECONDS);
         loop.scheduleAtFixedRate(this::onSweep, 100, 100, TimeUnit.MILLISECONDS);
         scheduleDrain();
     }
@@ -621,7 +628,17 @@ public final class RaftServer implements AutoCloseable {
     private void onTick() {
         if (!running.get()) return;
         try {
-            node.tick();
+            long now = System.nanoTime();
+            long tickNanos = TimeUnit.MILLISECONDS.toNanos(config.tickMillis());
+            int ticks = 0;
+            // Catch up after a pause (a long sync, a GC), but not forever: a burst of owed ticks
+            // would time out an election before the messages waiting in the sockets are read.
+            while (now - nextTickNanos >= 0 && ticks < 10) {
+                node.tick();
+                nextTickNanos += tickNanos;
+                ticks++;
+            }
+            if (now - nextTickNanos >= 0) nextTickNanos = now + tickNanos;
             afterInputs();
         } catch (RuntimeException | Error e) {
             fail(e);
