@@ -149,6 +149,75 @@ class RaftServerIntegrationTest {
         return s.getBytes(StandardCharsets.UTF_8);
     }
 
+    /**
+     * Records how it is called: applies must come in log order and never overlap, whichever thread
+     * makes them (the apply thread, or the event loop for a small batch while that thread is idle).
+     */
+    static final class OrderMachine implements StateMachine {
+        private final java.util.concurrent.atomic.AtomicBoolean inside = new java.util.concurrent.atomic.AtomicBoolean();
+        final java.util.Set<String> threads = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        final java.util.List<String> violations = new java.util.concurrent.CopyOnWriteArrayList<>();
+        private long last; // plain: each call must happen-before the next
+        volatile long applied;
+        /** Work per apply, so that batches queue for the apply thread while small ones keep coming. */
+        volatile long busyNanos;
+
+        @Override
+        public byte[] apply(long index, byte[] command) {
+            if (!inside.compareAndSet(false, true)) violations.add("apply at " + index + " overlapped another");
+            if (index <= last) violations.add("apply at " + index + " after " + last);
+            last = index;
+            threads.add(Thread.currentThread().getName().replaceAll("-[0-9-]+$", ""));
+            long until = System.nanoTime() + busyNanos;
+            while (System.nanoTime() - until < 0) Thread.onSpinWait();
+            applied = index;
+            inside.set(false);
+            return command;
+        }
+
+        @Override
+        public SnapshotWriter snapshot() {
+            return out -> { };
+        }
+
+        @Override
+        public void restore(InputStream in) {
+        }
+    }
+
+    @Test
+    void appliesInLogOrderAndNeverConcurrentlyOnTheLoopOrTheApplyThread() throws Exception {
+        Map<Integer, OrderMachine> order = new HashMap<>();
+        for (int id = 1; id <= 3; id++) {
+            ServerConfig c = ServerConfig.builder(id, "test", members, dir.resolve("n" + id))
+                    .tickMillis(10).electionTimeoutTicks(30).heartbeatIntervalTicks(3).proposalTimeoutMillis(10_000).build();
+            OrderMachine m = new OrderMachine();
+            order.put(id, m);
+            servers.put(id, RaftServer.start(c, m, network));
+        }
+        RaftServer leader = servers.get(leader());
+        // One at a time: each commit is a batch of one, which the loop applies itself.
+        for (int i = 0; i < 200; i++) leader.submit(b("one-" + i)).get(10, TimeUnit.SECONDS);
+        // A burst, applied slowly: batches of hundreds queue for the apply thread, while a second
+        // client's proposals, one at a time, commit in batches small enough for the loop (which
+        // must then leave them to the apply thread, behind the queued ones).
+        order.values().forEach(m -> m.busyNanos = 20_000);
+        java.util.List<java.util.concurrent.CompletableFuture<byte[]>> burst = new java.util.ArrayList<>();
+        for (int i = 0; i < 2000; i++) burst.add(leader.submit(b("burst-" + i)));
+        for (int i = 0; i < 100; i++) leader.submit(b("single-" + i)).get(20, TimeUnit.SECONDS);
+        for (var f : burst) f.get(20, TimeUnit.SECONDS);
+        long lastIndex = leader.status().commitIndex();
+        await("every node applied the log", () -> order.values().stream().allMatch(m -> m.applied >= lastIndex));
+
+        java.util.Set<String> threads = new java.util.TreeSet<>();
+        for (OrderMachine m : order.values()) {
+            assertThat(m.violations).isEmpty();
+            threads.addAll(m.threads);
+        }
+        assertThat(order.get(leader.config().nodeId()).threads).contains("keel-raft");
+        assertThat(threads).containsExactlyInAnyOrder("keel-raft", "keel-apply");
+    }
+
     @Test
     void writesReadsFailoverAndCatchUp() throws Exception {
         for (int id = 1; id <= 3; id++) start(id, 0);

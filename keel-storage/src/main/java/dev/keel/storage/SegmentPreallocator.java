@@ -55,7 +55,7 @@ final class SegmentPreallocator implements AutoCloseable {
      * that comes between a zero write and its sync must write those zeros out too (they are dirty
      * pages of the same file): with 1 MiB chunks that added about a millisecond to those commits.
      * Measured, 1 KiB at 16 in flight, 3 rounds each: p99 3.0-3.8 ms with 1 MiB, 2.0-2.5 with
-     * 256 KiB, 1.9-2.2 with 128 KiB, for 5-10% less throughput (more syncs of zeros); one client's
+     * 256 KiB, 1.9-2.9 with 128 KiB, for 5-10% less throughput (more syncs of zeros); one client's
      * p50 unchanged.
      */
     static final int CHUNK_BYTES = 128 << 10;
