@@ -16,6 +16,8 @@ import com.alipay.sofa.jraft.rpc.RpcServer;
 import dev.keel.bench.harness.RaftSystem;
 import dev.keel.bench.harness.Setup;
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,6 +29,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * SOFAJRaft 1.3.14 as a {@link RaftSystem}: {@link Setup#nodes()} JRaft nodes of one group in this JVM,
@@ -214,8 +217,8 @@ public final class SofaJraftSystem implements RaftSystem {
     }
 
     /**
-     * Shuts every node down, waits for each to finish (its log closed), then stops the RPC servers so
-     * their ports are free when this returns. Never throws: an interrupt while waiting is kept as the
+     * Shuts every node down, waits for each to finish (its log closed), then stops the RPC servers and
+     * waits (up to 5 s each) until their ports are free. Never throws: an interrupt while waiting is kept as the
      * thread's interrupt status, and the rest is still shut down.
      */
     @Override
@@ -240,15 +243,40 @@ public final class SofaJraftSystem implements RaftSystem {
                 interrupted = true;
             }
         }
-        // Then the RPC servers (each port is free when its shutdown returns) and the node registrations;
-        // the service's own Node.shutdown is a no-op on a node that is already down.
+        // Then the RPC servers and the node registrations; the service's own Node.shutdown is a no-op on a
+        // node that is already down.
         for (Member m : order) {
             m.service().shutdown();
             shutdown(m.raftExecutor());
             shutdown(m.cliExecutor());
         }
+        // The RPC server's shutdown closes its listening socket on its IO thread and may return first (a
+        // CI run found a port still held just after close()); the next system in the rotation binds the
+        // same ports, so wait until each is free.
+        for (Member m : order) interrupted |= !awaitPortFree(m.peer().getPort());
         members.clear();
         if (interrupted) Thread.currentThread().interrupt();
+    }
+
+    /**
+     * Polls (the OS gives no notice) until {@code port} can be bound on 127.0.0.1, for at most 5 s;
+     * false if interrupted meanwhile.
+     */
+    private static boolean awaitPortFree(int port) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (!canBind(port) && System.nanoTime() - deadline < 0) {
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
+            if (Thread.interrupted()) return false;
+        }
+        return true;
+    }
+
+    private static boolean canBind(int port) {
+        try (ServerSocket s = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     private static void shutdown(Executor executor) {
