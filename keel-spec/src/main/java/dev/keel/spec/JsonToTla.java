@@ -45,26 +45,16 @@ final class JsonToTla {
         skipWs();
         out.append('[');
         if (peek() == '}') throw error("empty object");
-        boolean first = true;
-        while (true) {
-            skipWs();
+        elements('}', () -> {
             String key = string();
             if (!key.matches("[A-Za-z][A-Za-z0-9]*")) throw error("field name '" + key + "'");
             skipWs();
             expect(':');
             skipWs();
-            out.append(first ? "" : ", ").append(key).append(" |-> ");
-            first = false;
+            out.append(key).append(" |-> ");
             value();
-            skipWs();
-            if (peek() == ',') {
-                pos++;
-                continue;
-            }
-            expect('}');
-            out.append(']');
-            return;
-        }
+        });
+        out.append(']');
     }
 
     private void array() {
@@ -76,21 +66,23 @@ final class JsonToTla {
             out.append(">>");
             return;
         }
+        elements(']', this::value);
+        out.append(">>");
+    }
+
+    /** Comma-separated elements up to {@code close}, each parsed by {@code element}; ", " between them in the output. */
+    private void elements(char close, Runnable element) {
         boolean first = true;
         while (true) {
             skipWs();
             if (!first) out.append(", ");
             first = false;
-            value();
+            element.run();
             skipWs();
-            if (peek() == ',') {
-                pos++;
-                continue;
-            }
-            expect(']');
-            out.append(">>");
-            return;
+            if (peek() != ',') break;
+            pos++;
         }
+        expect(close);
     }
 
     private String string() {
