@@ -133,7 +133,7 @@ class KeelCliTest {
         String data = dir.resolve("n1").toString();
         ServeCommand serve = parseServe("--id", "1", "--data-dir", data, "--http", "127.0.0.1:8081", "--cluster", "1=127.0.0.1:9081",
                 "--max-key-bytes", "100", "--max-value-bytes", "2000", "--max-request-bytes", "3000", "--max-connections", "7",
-                "--max-inflight-per-client", "3", "--peer-max-frame-bytes", "8388608");
+                "--max-inflight-per-client", "3", "--peer-max-frame-bytes", "8388608", "--busy-poll-us", "0");
         KvConfig c = serve.config();
         assertThat(c.limits().keyMaxBytes()).isEqualTo(100);
         assertThat(c.limits().valueMaxBytes()).isEqualTo(2000);
@@ -141,11 +141,15 @@ class KeelCliTest {
         assertThat(c.limits().connectionsMax()).isEqualTo(7);
         assertThat(c.limits().inflightPerClientMax()).isEqualTo(3);
         assertThat(c.server().peerMaxFrameBytes()).isEqualTo(8 << 20);
+        assertThat(c.server().busyPollMicros()).isZero();
+        assertThat(parseServe("--id", "1", "--data-dir", data, "--http", "127.0.0.1:8081", "--cluster", "1=127.0.0.1:9081")
+                .config().server().busyPollMicros()).isEqualTo(50);
         String[] base = {"serve", "--id", "1", "--data-dir", data, "--http", "127.0.0.1:8081", "--cluster", "1=127.0.0.1:9081"};
         usageError("--max-connections 0 must be positive", concat(base, "--max-connections", "0"));
         usageError("--max-request-bytes (10) must be at least --max-value-bytes (20)",
                 concat(base, "--max-value-bytes", "20", "--max-request-bytes", "10"));
         usageError("peerMaxFrameBytes (1000) must be in", concat(base, "--peer-max-frame-bytes", "1000"));
+        usageError("busyPollMicros (2000) must be in [0, 1000]", concat(base, "--busy-poll-us", "2000"));
     }
 
     @Test

@@ -23,6 +23,11 @@ import java.util.List;
  *   <li>call {@link RaftNode#advance(Ready)}.</li>
  * </ol>
  *
+ * <p>A leader ({@link #role()}) may apply {@link #committedEntries()} and serve {@link #readStates()}
+ * first, before steps 1-3: an entry is committed only once it is durable on a majority, so neither
+ * this Ready's own write nor its sends add anything the apply relies on, and the client need not
+ * wait for them. A follower keeps the order: its acknowledgement is what the leader is waiting for.
+ *
  * @param hardState the hard state to persist, or null when unchanged
  * @param role the node's role when the Ready was made, and {@code leaderId} the leader it knows
  */

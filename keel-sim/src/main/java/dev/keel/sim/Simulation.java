@@ -673,6 +673,10 @@ public final class Simulation {
                         installSnapshot(install); // before a later chunk of a newer snapshot starts over
                     }
                 }
+                // A leader applies first, as Ready allows and Keel's server does: committed means durable
+                // on a majority, so an acknowledged write must survive a crash in the write below.
+                boolean leader = rd.role() == Role.LEADER;
+                if (leader) applyCommitted(rd);
                 // 1. Persist in the order keel-storage syncs in: term and vote first (entries of a new
                 // term must never be on disk under an older term), then the entries, then the commit
                 // index (it speaks of this Ready's entries, not of the stale ones they replace).
@@ -689,12 +693,8 @@ public final class Simulation {
                     if (tla != null) tlaCopies.add(copies);
                 }
                 if (!rd.messages().isEmpty() && maybeCrashAt("after send", rd, rd.messages())) return;
-                // 3. Apply.
-                for (Entry e : rd.committedEntries()) apply(e);
-                // 4. Reads.
-                for (ReadState rs : rd.readStates()) {
-                    readsAwaitingApply.add(new long[] {rs.context(), rs.readIndex()});
-                }
+                // 3. Apply, and 4. queue the reads to serve once applied.
+                if (!leader) applyCommitted(rd);
                 for (long ctx : rd.abortedReads()) {
                     long[] r = pendingReads.remove(ctx);
                     if (r != null) respond(r[0], r[1], ClientResponse.retry());
@@ -769,6 +769,13 @@ public final class Simulation {
             crash();
             schedule(1 + rng.nextInt(3 * TICK_UNITS), Kind.RESTART, id, null);
             return true;
+        }
+
+        void applyCommitted(Ready rd) {
+            for (Entry e : rd.committedEntries()) apply(e);
+            for (ReadState rs : rd.readStates()) {
+                readsAwaitingApply.add(new long[] {rs.context(), rs.readIndex()});
+            }
         }
 
         void apply(Entry e) {
