@@ -74,6 +74,8 @@ public final class Compare {
     private final boolean scale;
     private final boolean recovery;
     private final List<Row> rows = new ArrayList<>();
+    /** The physical floor, measured before the run and before each round of the durable tables. */
+    private final List<Floor> floors = new ArrayList<>();
     private final List<RecoveryResult> recoveryResults = new ArrayList<>();
     private String recoveryDescription = "";
     private final Map<String, String> descriptions = new TreeMap<>();
@@ -152,11 +154,7 @@ public final class Compare {
     private void run() throws Exception {
         long t0 = System.nanoTime();
         log.println("keel bench: results in " + out);
-        Floor floor = Floor.measure(out.resolve("floor"));
-        log.printf(Locale.ROOT, "floor: 4 KiB append+fdatasync p50 %.0f us (p99 %.0f), 4 KiB overwrite+fdatasync p50 %.0f us, "
-                        + "synced 1 MiB writes %.0f MiB/s, loopback RTT p50 %.0f us, second of three simultaneous syncs p50 %.0f us%n",
-                floor.fsyncMicrosP50(), floor.fsyncMicrosP99(), floor.overwriteFsyncMicrosP50(), floor.syncedMiBPerSecond(),
-                floor.rttMicrosP50(), floor.colocatedSyncMicrosP50());
+        measureFloor();
 
         List<Integer> sizes = quick ? List.of(1024) : List.of(64, 1024);
         String durableLoads = quick ? "closed-1,closed-256" : "closed-1,closed-16,closed-256,open-1000";
@@ -165,6 +163,7 @@ public final class Compare {
         List<SystemSpec> memory = LIBRARIES.stream().filter(SystemSpec::memory).filter(this::selected).toList();
         for (int bytes : sizes) {
             for (int r = 0; r < rounds; r++) {
+                if (!durable.isEmpty()) measureFloor(); // again before each round: see Floor.median
                 for (SystemSpec s : rotate(durable, r)) fork("durable", s, 3, bytes, durableLoads, false);
             }
         }
@@ -188,9 +187,18 @@ public final class Compare {
             }
         }
         if (recovery) recoveryCurve();
-        Report.write(out, floor, rows, descriptions, recoveryResults, recoveryDescription, problems, quick, rounds, warmup, seconds,
+        Report.write(out, floors, rows, descriptions, recoveryResults, recoveryDescription, problems, quick, rounds, warmup, seconds,
                 System.nanoTime() - t0);
         log.println("keel bench: wrote " + out.resolve("results.md"));
+    }
+
+    private void measureFloor() throws IOException {
+        Floor floor = Floor.measure(out.resolve("floor"));
+        floors.add(floor);
+        log.printf(Locale.ROOT, "floor: 4 KiB append+fdatasync p50 %.0f us (p99 %.0f), 4 KiB overwrite+fdatasync p50 %.0f us, "
+                        + "synced 1 MiB writes %.0f MiB/s, loopback RTT p50 %.0f us, second of three simultaneous syncs p50 %.0f us%n",
+                floor.fsyncMicrosP50(), floor.fsyncMicrosP99(), floor.overwriteFsyncMicrosP50(), floor.syncedMiBPerSecond(),
+                floor.rttMicrosP50(), floor.colocatedSyncMicrosP50());
     }
 
     static <T> List<T> rotate(List<T> list, int by) {

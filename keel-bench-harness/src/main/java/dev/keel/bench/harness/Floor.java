@@ -16,6 +16,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.ToDoubleFunction;
 
 /**
  * The physical floor of this machine, measured in the same run as the systems: how long one small
@@ -59,6 +60,25 @@ public record Floor(double fsyncMicrosP50, double fsyncMicrosP99, double overwri
      */
     public double colocatedFloorMicros() {
         return colocatedSyncMicrosP50 + rttMicrosP50;
+    }
+
+    /**
+     * Each figure the median over several measurements taken across one run (an even count takes
+     * the mean of the middle two): on a VM the round trip in particular drifts between runs and
+     * within one (a fast mode near 15 us and a slow one near 100 us, depending on how soon the host
+     * runs an idle virtual CPU again), so one short measurement can land on either.
+     */
+    public static Floor median(List<Floor> floors) {
+        if (floors.isEmpty()) throw new IllegalArgumentException("no floor measurements");
+        return new Floor(median(floors, Floor::fsyncMicrosP50), median(floors, Floor::fsyncMicrosP99),
+                median(floors, Floor::overwriteFsyncMicrosP50), median(floors, Floor::syncedMiBPerSecond),
+                median(floors, Floor::rttMicrosP50), median(floors, Floor::colocatedSyncMicrosP50));
+    }
+
+    static double median(List<Floor> floors, ToDoubleFunction<Floor> figure) {
+        double[] v = floors.stream().mapToDouble(figure).sorted().toArray();
+        int mid = v.length / 2;
+        return v.length % 2 == 1 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
     }
 
     public static Floor measure(Path dir) throws IOException {

@@ -57,7 +57,7 @@ final class Report {
         return null;
     }
 
-    static void write(Path out, Floor floor, List<Compare.Row> rows, Map<String, String> descriptions, List<RecoveryResult> recovery,
+    static void write(Path out, List<Floor> floors, List<Compare.Row> rows, Map<String, String> descriptions, List<RecoveryResult> recovery,
                       String recoveryDescription, List<String> problems, boolean quick, int rounds, double warmup, double seconds,
                       long elapsedNanos) throws IOException {
         StringBuilder md = new StringBuilder();
@@ -66,14 +66,19 @@ final class Report {
                 + "%.1f s measured per load; whole run %.1f min.%n%n", LocalDateTime.now().withNano(0), rounds, warmup, seconds,
                 elapsedNanos / 60e9));
         md.append("## Machine\n\n").append(machine()).append("\n");
-        md.append(String.format(Locale.ROOT, "**Physical floor** (same run): 4 KiB append + fdatasync p50 %.0f us (p99 %.0f us); "
-                + "4 KiB overwrite + fdatasync into blocks already written and synced p50 %.0f us; 1 MiB synced writes %.0f MiB/s; "
-                + "loopback TCP round trip p50 %.0f us. One commit needs at least one sync and one round trip: the physical floor is "
+        Floor floor = Floor.median(floors);
+        md.append(String.format(Locale.ROOT, "**Physical floor** (same run, measured %d time(s): before the run and before each "
+                + "round of the durable tables; each figure is the median of the measurements' medians): 4 KiB append + fdatasync "
+                + "p50 %.0f us (p99 %.0f us); 4 KiB overwrite + fdatasync into blocks already written and synced p50 %.0f us "
+                + "(measurements %.0f-%.0f us); 1 MiB synced writes %.0f MiB/s; loopback TCP round trip p50 %.0f us (measurements "
+                + "%.0f-%.0f us). One commit needs at least one sync and one round trip: the physical floor is "
                 + "the cheaper sync plus the round trip, %.0f us (with the appending sync, the floor of earlier runs: %.0f us). The "
                 + "3-node clusters here share this one disk, and each commit makes all three nodes sync at once: with three "
                 + "simultaneous 4 KiB syncs into written blocks, the second to finish (a majority) takes p50 %.0f us.%n%n",
-                floor.fsyncMicrosP50(), floor.fsyncMicrosP99(), floor.overwriteFsyncMicrosP50(), floor.syncedMiBPerSecond(),
-                floor.rttMicrosP50(), floor.strictFloorMicros(), floor.floorMicros(), floor.colocatedSyncMicrosP50()));
+                floors.size(), floor.fsyncMicrosP50(), floor.fsyncMicrosP99(), floor.overwriteFsyncMicrosP50(),
+                min(floors, Floor::overwriteFsyncMicrosP50), max(floors, Floor::overwriteFsyncMicrosP50), floor.syncedMiBPerSecond(),
+                floor.rttMicrosP50(), min(floors, Floor::rttMicrosP50), max(floors, Floor::rttMicrosP50), floor.strictFloorMicros(),
+                floor.floorMicros(), floor.colocatedSyncMicrosP50()));
         md.append("## How each system runs\n\n");
         descriptions.forEach((k, v) -> md.append("- **").append(k).append("**: ").append(v).append("\n"));
         md.append("\nEvery library runs 3 nodes in one fresh JVM (-Xmx2g) on loopback TCP through its own transport, with "
@@ -154,6 +159,14 @@ final class Report {
                     a.heapMiB(), a.errors(), ratio));
         }
         md.append("\n");
+    }
+
+    private static double min(List<Floor> floors, java.util.function.ToDoubleFunction<Floor> figure) {
+        return floors.stream().mapToDouble(figure).min().orElseThrow();
+    }
+
+    private static double max(List<Floor> floors, java.util.function.ToDoubleFunction<Floor> figure) {
+        return floors.stream().mapToDouble(figure).max().orElseThrow();
     }
 
     private static void goals(StringBuilder md, List<Agg> durable, List<Agg> kv, Floor floor) {

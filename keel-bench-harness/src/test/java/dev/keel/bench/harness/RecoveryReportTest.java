@@ -96,7 +96,7 @@ class RecoveryReportTest {
 
     @Test
     void theWholeReportCarriesTheSectionTheChartsAndTheCsv(@TempDir Path out) throws Exception {
-        Report.write(out, new Floor(1000, 2000, 700, 300, 50, 1200), List.of(), Map.of(), List.of(STATE_64, LOG_100K), "one RaftServer alone",
+        Report.write(out, List.of(new Floor(1000, 2000, 700, 300, 50, 1200)), List.of(), Map.of(), List.of(STATE_64, LOG_100K), "one RaftServer alone",
                 List.of(), true, 1, 1.5, 3, 60_000_000_000L);
         String md = Files.readString(out.resolve("results.md"));
         assertThat(md).contains("## Scale: snapshot and restart time (Keel, one node, durable)", "![recovery-state](recovery-state.png)",
@@ -109,7 +109,7 @@ class RecoveryReportTest {
 
     @Test
     void withoutTheCurveTheReportHasNeitherSectionNorCsv(@TempDir Path out) throws Exception {
-        Report.write(out, new Floor(1000, 2000, 700, 300, 50, 1200), List.of(), Map.of(), List.of(), "", List.of(), true, 1, 1.5, 3, 1);
+        Report.write(out, List.of(new Floor(1000, 2000, 700, 300, 50, 1200)), List.of(), Map.of(), List.of(), "", List.of(), true, 1, 1.5, 3, 1);
         assertThat(Files.readString(out.resolve("results.md"))).doesNotContain("snapshot and restart").doesNotContain("recovery");
         assertThat(out.resolve("recovery.csv")).doesNotExist();
     }
