@@ -155,7 +155,7 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--busy-poll-us", description = "After answering a request with nothing else in flight, poll this "
             + "long for the next one instead of sleeping: lower latency for one client at a time, at most this much "
             + "CPU per request (default: ${DEFAULT-VALUE}; 0: never; at most 1000).")
-    int busyPollMicros = 50;
+    int busyPollMicros = ServerConfig.BUSY_POLL_MICROS_DEFAULT;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -47,6 +47,8 @@ public record ServerConfig(int nodeId, String clusterId, Map<Integer, InetSocket
     public static final int PEER_MAX_FRAME_BYTES_DEFAULT = 16 << 20;
     /** Half the transport's 64 MiB queue per peer, so that two of the largest frames fit it. */
     public static final int PEER_MAX_FRAME_BYTES_MAX = 32 << 20;
+    /** Covers the next request of a client that sends one at a time (see {@code busyPollMicros}). */
+    public static final int BUSY_POLL_MICROS_DEFAULT = 50;
     /** A poll longer than a commit would only burn CPU. */
     public static final int BUSY_POLL_MICROS_MAX = 1_000;
 
@@ -118,7 +120,7 @@ public record ServerConfig(int nodeId, String clusterId, Map<Integer, InetSocket
         private boolean joining = false;
         private PeerTls peerTls;
         private int peerMaxFrameBytes = PEER_MAX_FRAME_BYTES_DEFAULT;
-        private int busyPollMicros = 50;
+        private int busyPollMicros = BUSY_POLL_MICROS_DEFAULT;
 
         private Builder(int nodeId, String clusterId, Map<Integer, InetSocketAddress> members, Path dataDir) {
             this.nodeId = nodeId;
