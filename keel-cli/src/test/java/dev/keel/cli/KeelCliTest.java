@@ -1,5 +1,6 @@
 package dev.keel.cli;
 
+import dev.keel.transport.TestPorts;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.keel.kv.KvConfig;
@@ -8,7 +9,6 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.file.Path;
 import java.util.List;
@@ -45,11 +45,6 @@ class KeelCliTest {
     @TempDir
     Path dir;
 
-    static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
 
     /** A usage error: exit 2 and the message on stderr, before any request is made. */
     private static void usageError(String expected, String... args) {
@@ -84,7 +79,7 @@ class KeelCliTest {
 
     @Test
     void membersCommandsAgainstNoClusterFailWithExitOne() throws IOException {
-        Run r = run("members", "list", "--endpoints", "http://127.0.0.1:" + freePort(), "--timeout-ms", "300");
+        Run r = run("members", "list", "--endpoints", "http://127.0.0.1:" + TestPorts.free(), "--timeout-ms", "300");
         assertThat(r.exit()).isEqualTo(1);
         assertThat(r.err()).startsWith("error: ").contains("ConnectException");
     }
@@ -116,8 +111,8 @@ class KeelCliTest {
 
     @Test
     void serveJoinWithNoClusterToJoinExitsOne() throws IOException {
-        Run r = run("serve", "--id", "4", "--data-dir", dir.resolve("n4").toString(), "--http", "127.0.0.1:" + freePort(),
-                "--join", "http://127.0.0.1:" + freePort(), "--listen", "127.0.0.1:" + freePort(), "--join-timeout-ms", "300");
+        Run r = run("serve", "--id", "4", "--data-dir", dir.resolve("n4").toString(), "--http", "127.0.0.1:" + TestPorts.free(),
+                "--join", "http://127.0.0.1:" + TestPorts.free(), "--listen", "127.0.0.1:" + TestPorts.free(), "--join-timeout-ms", "300");
         assertThat(r.exit()).isEqualTo(1);
     }
 

@@ -1,11 +1,11 @@
 package dev.keel.cli;
 
+import dev.keel.transport.TestPorts;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.keel.kv.client.KeelClient;
 import dev.keel.kv.client.KeelClientException;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -42,11 +42,6 @@ class MembershipProcessTest {
         processes.values().forEach(Process::destroyForcibly);
     }
 
-    static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
 
     void start(int id, String... how) throws IOException {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
@@ -87,8 +82,8 @@ class MembershipProcessTest {
     @Test
     void growReplaceShrinkWhileWritingLosesNothing() throws Exception {
         for (int id = 1; id <= 8; id++) {
-            peerPorts.put(id, freePort());
-            httpPorts.put(id, freePort());
+            peerPorts.put(id, TestPorts.free());
+            httpPorts.put(id, TestPorts.free());
         }
         StringBuilder cluster = new StringBuilder();
         StringBuilder httpCluster = new StringBuilder();

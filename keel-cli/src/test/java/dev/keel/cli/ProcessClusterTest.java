@@ -1,5 +1,6 @@
 package dev.keel.cli;
 
+import dev.keel.transport.TestPorts;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.keel.kv.client.KeelClient;
@@ -10,7 +11,6 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -39,11 +39,6 @@ class ProcessClusterTest {
         processes.forEach(Process::destroyForcibly);
     }
 
-    static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
 
     void startAll() throws IOException {
         processes.clear();
@@ -106,11 +101,11 @@ class ProcessClusterTest {
     @Test
     void aNodeJoinsWithServeJoinIsPromotedLeadsAndRestartsWithoutBeingAddedAgain() throws Exception {
         for (int i = 0; i < 3; i++) {
-            peerPorts[i] = freePort();
-            httpPorts[i] = freePort();
+            peerPorts[i] = TestPorts.free();
+            httpPorts[i] = TestPorts.free();
         }
-        int peer4 = freePort();
-        int http4 = freePort();
+        int peer4 = TestPorts.free();
+        int http4 = TestPorts.free();
         startAll();
         String endpoints = "http://127.0.0.1:" + httpPorts[1];
         try (KeelClient c = client()) {
@@ -177,8 +172,8 @@ class ProcessClusterTest {
     @Test
     void everyAcknowledgedWriteSurvivesKillNineOfAllNodes() throws Exception {
         for (int i = 0; i < 3; i++) {
-            peerPorts[i] = freePort();
-            httpPorts[i] = freePort();
+            peerPorts[i] = TestPorts.free();
+            httpPorts[i] = TestPorts.free();
         }
         startAll();
         List<Integer> acknowledged = new ArrayList<>();

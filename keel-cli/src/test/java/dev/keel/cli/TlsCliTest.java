@@ -1,5 +1,6 @@
 package dev.keel.cli;
 
+import dev.keel.transport.TestPorts;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.keel.cli.KeelCliTest.Run;
@@ -7,8 +8,6 @@ import dev.keel.kv.KvConfig;
 import dev.keel.kv.client.KeelClient;
 import dev.keel.transport.TlsFiles;
 import java.io.ByteArrayInputStream;
-import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -131,14 +130,14 @@ class TlsCliTest {
         assertThat(run("certs", "--dir", dir.resolve("other").toString(), "--nodes", "1").exit()).isZero();
         Path otherKey = dir.resolve("other/node-1-key.pem");
         usageError("key file " + otherKey + " does not match the certificate in " + c + "/node-1.pem",
-                "serve", "--id", "1", "--data-dir", dir.resolve("n1").toString(), "--http", "127.0.0.1:" + freePort(),
-                "--cluster", "1=127.0.0.1:" + freePort(), "--cert-file", c + "/node-1.pem", "--key-file", otherKey.toString());
+                "serve", "--id", "1", "--data-dir", dir.resolve("n1").toString(), "--http", "127.0.0.1:" + TestPorts.free(),
+                "--cluster", "1=127.0.0.1:" + TestPorts.free(), "--cert-file", c + "/node-1.pem", "--key-file", otherKey.toString());
     }
 
     @Test
     void demoWithTlsServesHttpsWithTheCertificatesInItsDataDir() throws Exception {
-        int http = freePort();
-        int peer = freePort();
+        int http = TestPorts.free();
+        int peer = TestPorts.free();
         Path data = dir.resolve("demo");
         // Made beforehand so the client can trust the CA from the start; the demo reuses a complete set
         // (without one it makes it, as bin/keel demo --tls does on a first run).
@@ -160,11 +159,6 @@ class TlsCliTest {
                 .contains("https://127.0.0.1:" + http);
     }
 
-    static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
 
     private static String[] concat(String[] a, String... b) {
         String[] out = java.util.Arrays.copyOf(a, a.length + b.length);

@@ -1,5 +1,6 @@
 package dev.keel.explorer;
 
+import dev.keel.transport.TestPorts;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.keel.kv.KvConfig;
@@ -183,8 +184,8 @@ class ExplorerBrowserTest {
         Map<Integer, InetSocketAddress> peers = new HashMap<>();
         Map<Integer, URI> httpMembers = new TreeMap<>();
         for (int id = 1; id <= 3; id++) {
-            peers.put(id, new InetSocketAddress("127.0.0.1", freePort()));
-            httpMembers.put(id, URI.create("http://127.0.0.1:" + freePort()));
+            peers.put(id, new InetSocketAddress("127.0.0.1", TestPorts.free()));
+            httpMembers.put(id, URI.create("http://127.0.0.1:" + TestPorts.free()));
         }
         Map<Integer, KvServer> servers = new HashMap<>();
         try {
@@ -222,11 +223,6 @@ class ExplorerBrowserTest {
         }
     }
 
-    private static int freePort() throws IOException {
-        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
 
     @Test
     void aSimulatorSeedIsScrubbedEventByEvent() throws IOException {

@@ -1,5 +1,6 @@
 package dev.keel.kv;
 
+import dev.keel.transport.TestPorts;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -54,8 +55,8 @@ class KvAuthClusterTest {
         rootToken = Auth.newToken();
         tokenFile = Files.writeString(root.resolve("root.token"), rootToken + "\n");
         for (int id = 1; id <= 3; id++) {
-            peers.put(id, new InetSocketAddress("127.0.0.1", KvHttpApiTest.freePort()));
-            httpMembers.put(id, URI.create("https://127.0.0.1:" + KvHttpApiTest.freePort()));
+            peers.put(id, new InetSocketAddress("127.0.0.1", TestPorts.free()));
+            httpMembers.put(id, URI.create("https://127.0.0.1:" + TestPorts.free()));
         }
         for (int id = 1; id <= 3; id++) start(id);
     }

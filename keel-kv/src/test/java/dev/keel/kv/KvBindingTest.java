@@ -1,5 +1,6 @@
 package dev.keel.kv;
 
+import dev.keel.transport.TestPorts;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -54,9 +55,9 @@ class KvBindingTest {
         TestPki pki = new TestPki(Files.createDirectories(root.resolve("certs")), "cluster");
         TestPki other = new TestPki(Files.createDirectories(root.resolve("other")), "other");
         TestPki.CertKey node = pki.node(1);
-        int httpPort = KvHttpApiTest.freePort();
+        int httpPort = TestPorts.free();
         URI endpoint = URI.create("https://127.0.0.1:" + httpPort);
-        KvConfig config = KvConfig.builder(server(KvHttpApiTest.freePort()), new InetSocketAddress("0.0.0.0", httpPort),
+        KvConfig config = KvConfig.builder(server(TestPorts.free()), new InetSocketAddress("0.0.0.0", httpPort),
                 Map.of(1, endpoint)).httpTls(new HttpTls(node.cert(), node.key(), pki.caFile, true)).build();
         assertThat(config.authenticated()).isTrue();
         try (KvServer server = KvServer.start(config)) {

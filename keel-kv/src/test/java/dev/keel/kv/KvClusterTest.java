@@ -1,5 +1,6 @@
 package dev.keel.kv;
 
+import dev.keel.transport.TestPorts;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -50,8 +51,8 @@ class KvClusterTest {
     void startCluster() throws IOException {
         Map<Integer, InetSocketAddress> peers = new HashMap<>();
         for (int id = 1; id <= 3; id++) {
-            peers.put(id, new InetSocketAddress("127.0.0.1", KvHttpApiTest.freePort()));
-            httpMembers.put(id, URI.create("http://127.0.0.1:" + KvHttpApiTest.freePort()));
+            peers.put(id, new InetSocketAddress("127.0.0.1", TestPorts.free()));
+            httpMembers.put(id, URI.create("http://127.0.0.1:" + TestPorts.free()));
         }
         for (int id = 1; id <= 3; id++) {
             Path dir = Files.createDirectories(dataRoot.resolve("node" + id));

@@ -1,5 +1,6 @@
 package dev.keel.kv;
 
+import dev.keel.transport.TestPorts;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.keel.kv.http.KvHttpApi;
@@ -86,8 +87,8 @@ class KvForwardRestartTest {
     void startCluster() throws Exception {
         pki = new TestPki(Files.createDirectories(root.resolve("certs")), "cluster");
         for (int id = 1; id <= 3; id++) {
-            peers.put(id, new InetSocketAddress("127.0.0.1", KvHttpApiTest.freePort()));
-            httpMembers.put(id, URI.create("https://127.0.0.1:" + KvHttpApiTest.freePort()));
+            peers.put(id, new InetSocketAddress("127.0.0.1", TestPorts.free()));
+            httpMembers.put(id, URI.create("https://127.0.0.1:" + TestPorts.free()));
         }
         for (int id = 1; id <= 3; id++) {
             TestPki.CertKey cert = pki.node(id);

@@ -1,5 +1,6 @@
 package dev.keel.kv;
 
+import dev.keel.transport.TestPorts;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -54,8 +55,8 @@ class KvMembershipTest {
     @BeforeEach
     void startThree() throws IOException {
         for (int id = 1; id <= 4; id++) {
-            peers.put(id, new InetSocketAddress("127.0.0.1", KvHttpApiTest.freePort()));
-            httpMembers.put(id, URI.create("http://127.0.0.1:" + KvHttpApiTest.freePort()));
+            peers.put(id, new InetSocketAddress("127.0.0.1", TestPorts.free()));
+            httpMembers.put(id, URI.create("http://127.0.0.1:" + TestPorts.free()));
         }
         Map<Integer, InetSocketAddress> bootstrap = new TreeMap<>(peers);
         bootstrap.remove(4);

@@ -1,5 +1,6 @@
 package dev.keel.kv;
 
+import dev.keel.transport.TestPorts;
 import static java.nio.charset.StandardCharsets.ISO_8859_1;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -86,8 +87,8 @@ class KvRogueTest {
         Map<Integer, InetSocketAddress> peers = new HashMap<>();
         Map<Integer, URI> http = new HashMap<>();
         for (int id = 1; id <= 3; id++) {
-            peers.put(id, new InetSocketAddress("127.0.0.1", KvHttpApiTest.freePort()));
-            http.put(id, URI.create("http://127.0.0.1:" + KvHttpApiTest.freePort()));
+            peers.put(id, new InetSocketAddress("127.0.0.1", TestPorts.free()));
+            http.put(id, URI.create("http://127.0.0.1:" + TestPorts.free()));
         }
         for (int id = 1; id <= 3; id++) {
             ServerConfig sc = ServerConfig.builder(id, "rogue-test", peers, Files.createDirectories(root.resolve("n" + id))).sync(false).build();

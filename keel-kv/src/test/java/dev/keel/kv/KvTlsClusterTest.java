@@ -1,5 +1,6 @@
 package dev.keel.kv;
 
+import dev.keel.transport.TestPorts;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -48,8 +49,8 @@ class KvTlsClusterTest {
         pki = new TestPki(Files.createDirectories(root.resolve("certs")), "cluster");
         for (int attempt = 1; ; attempt++) {
             for (int id = 1; id <= 3; id++) {
-                peers.put(id, new InetSocketAddress("127.0.0.1", KvHttpApiTest.freePort()));
-                httpMembers.put(id, URI.create("https://127.0.0.1:" + KvHttpApiTest.freePort()));
+                peers.put(id, new InetSocketAddress("127.0.0.1", TestPorts.free()));
+                httpMembers.put(id, URI.create("https://127.0.0.1:" + TestPorts.free()));
             }
             try {
                 for (int id = 1; id <= 3; id++) servers.put(id, KvServer.start(config(id, pki.node(id))));

@@ -1,5 +1,6 @@
 package dev.keel.kv;
 
+import dev.keel.transport.TestPorts;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -49,8 +50,8 @@ class StatusStreamClusterTest {
     void startCluster() throws IOException {
         Map<Integer, InetSocketAddress> peers = new HashMap<>();
         for (int id = 1; id <= 3; id++) {
-            peers.put(id, new InetSocketAddress("127.0.0.1", KvHttpApiTest.freePort()));
-            httpMembers.put(id, URI.create("http://127.0.0.1:" + KvHttpApiTest.freePort()));
+            peers.put(id, new InetSocketAddress("127.0.0.1", TestPorts.free()));
+            httpMembers.put(id, URI.create("http://127.0.0.1:" + TestPorts.free()));
         }
         for (int id = 1; id <= 3; id++) {
             Path dir = Files.createDirectories(dataRoot.resolve("node" + id));

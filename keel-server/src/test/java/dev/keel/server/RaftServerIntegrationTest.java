@@ -1,5 +1,6 @@
 package dev.keel.server;
 
+import dev.keel.transport.TestPorts;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -10,7 +11,6 @@ import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -78,11 +78,9 @@ class RaftServerIntegrationTest {
     @BeforeEach
     void ports() throws IOException {
         for (int id = 1; id <= 5; id++) {
-            try (ServerSocket s = new ServerSocket(0)) {
-                InetSocketAddress a = new InetSocketAddress("127.0.0.1", s.getLocalPort());
-                if (id <= 3) members.put(id, a);
-                else spare.put(id, a);
-            }
+            InetSocketAddress a = TestPorts.loopback();
+            if (id <= 3) members.put(id, a);
+            else spare.put(id, a);
         }
     }
 

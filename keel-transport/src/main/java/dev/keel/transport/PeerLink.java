@@ -17,6 +17,7 @@ import io.netty.handler.ssl.SslHandler;
 import io.netty.util.ReferenceCountUtil;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
@@ -286,6 +287,19 @@ final class PeerLink {
             return;
         }
         Channel ch = f.channel();
+        if (connectedToItself(ch)) {
+            // Nothing listened at the target, and the kernel gave this dial the target's own port as
+            // its source, so the socket connected to itself (TCP simultaneous open). Kept, it would
+            // swallow every message and hold the port the peer needs to listen on again.
+            ch.close();
+            if (closed) return;
+            log.info("node={} peer={} dial to addr={} connected to itself (nothing listens there); retrying with backoff",
+                    nodeId, peerId, target);
+            downReported = true;
+            state = State.BACKOFF;
+            scheduleReconnect();
+            return;
+        }
         if (tls == null || closed) {
             onReady(ch, target);
             return;
@@ -309,6 +323,12 @@ final class PeerLink {
             state = State.BACKOFF;
             scheduleReconnect();
         });
+    }
+
+    /** Whether the connection's two ends are one socket: the same address and port. */
+    static boolean connectedToItself(Channel ch) {
+        SocketAddress local = ch.localAddress();
+        return local != null && local.equals(ch.remoteAddress());
     }
 
     /**

@@ -10,10 +10,8 @@ import dev.keel.core.Message.AppendEntries;
 import dev.keel.core.Message.RequestVote;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketException;
 import java.net.SocketTimeoutException;
@@ -320,13 +318,9 @@ class PeerMembershipTest {
 
     // ---------------------------------------------------------------- helpers
 
-    /** An address nothing listens on: bound to an ephemeral port, then released. */
+    /** An address nothing listens on (below the ephemeral range, so no dial to it can connect to itself). */
     private static InetSocketAddress deadAddress() {
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return (InetSocketAddress) s.getLocalSocketAddress();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return TestPorts.loopback();
     }
 
     /** Waits until the other side closes (EOF or reset); fails if it is still open after the timeout. */

@@ -9,6 +9,13 @@ import dev.keel.core.Entry;
 import dev.keel.core.Message;
 import dev.keel.core.Message.AppendEntries;
 import dev.keel.core.Message.RequestVote;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioSocketChannel;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -26,6 +33,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.function.UnaryOperator;
 import java.util.stream.IntStream;
@@ -444,6 +452,31 @@ class PeerTransportTest {
     }
 
     @Test
+    void aDialThatConnectsToItselfIsRecognised() throws Exception {
+        // The kernel does this to a dial whose source port happens to be the port it dials while
+        // nothing listens there; here the test picks that source port itself.
+        EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        try (ServerSocket listener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            InetSocketAddress target = TestPorts.loopback();
+            Bootstrap b = new Bootstrap().group(group).channel(NioSocketChannel.class);
+            Channel self = b.clone().handler(new ChannelInboundHandlerAdapter()).localAddress(target).connect(target).sync()
+                    .channel();
+            Channel other = b.clone().handler(new ChannelInboundHandlerAdapter()).connect(listener.getLocalSocketAddress())
+                    .sync().channel();
+            try {
+                assertThat(self.remoteAddress()).isEqualTo(self.localAddress());
+                assertThat(PeerLink.connectedToItself(self)).isTrue();
+                assertThat(PeerLink.connectedToItself(other)).isFalse();
+            } finally {
+                self.close().sync();
+                other.close().sync();
+            }
+        } finally {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+        }
+    }
+
+    @Test
     void unknownPeerAddressIsRefused() {
         PeerTransport a = start(config(1, EPHEMERAL, 2).build(), new Inbox());
         assertThatThrownBy(() -> a.setPeerAddress(3, NOT_YET_BOUND)).isInstanceOf(IllegalArgumentException.class)
@@ -460,13 +493,9 @@ class PeerTransportTest {
         return new AppendEntries(from, to, 1, 0, 0, List.of(Entry.normal(1, 1, new byte[bytes])), 0, 0);
     }
 
-    /** An address nothing listens on: bound to an ephemeral port, then released. */
+    /** An address nothing listens on (below the ephemeral range, so no dial to it can connect to itself). */
     private static InetSocketAddress deadAddress() {
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return (InetSocketAddress) s.getLocalSocketAddress();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return TestPorts.loopback();
     }
 
     private static Socket dial(PeerTransport t) throws IOException {

@@ -1,5 +1,6 @@
 package dev.keel.kv.client;
 
+import dev.keel.transport.TestPorts;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -34,7 +35,7 @@ class KeelClientTest {
     private KeelClient start(long sessionTtlEntries, URI... extraEndpointsFirst) throws IOException {
         sm = new KvStateMachine(sessionTtlEntries, 1000);
         consensus = new FakeConsensus(1, sm);
-        int port = KvHttpApiTest.freePort();
+        int port = TestPorts.free();
         base = URI.create("http://127.0.0.1:" + port);
         KvHttpApi api = new KvHttpApi(1, consensus, sm, Map.of(1, base), KvLimits.DEFAULT, Duration.ofSeconds(5),
                 new KvMetrics(1, consensus, sm));
@@ -122,7 +123,7 @@ class KeelClientTest {
 
     @Test
     void unreachableEndpointsAreSkipped() throws IOException {
-        URI dead = URI.create("http://127.0.0.1:" + KvHttpApiTest.freePort());
+        URI dead = URI.create("http://127.0.0.1:" + TestPorts.free());
         try (KeelClient c = start(1_000_000, dead)) {
             assertThat(c.put("k", "v").revision()).isEqualTo(1);
             assertThat(c.get("k").valueAsString()).isEqualTo("v");

@@ -1,5 +1,6 @@
 package dev.keel.kv.client;
 
+import dev.keel.transport.TestPorts;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -163,7 +164,7 @@ class NettyHttpTransportTest {
 
     @Test
     void aRefusedConnectionIsAConnectException() throws IOException {
-        URI dead = URI.create("http://127.0.0.1:" + KvHttpApiTest.freePort());
+        URI dead = URI.create("http://127.0.0.1:" + TestPorts.free());
         assertThatThrownBy(() -> transport.send(dead, "PUT", "/v1/kv/k", null, Map.of(), TIMEOUT)).isInstanceOf(ConnectException.class);
         assertThatThrownBy(() -> transport.send(URI.create("ftp://127.0.0.1:1"), "GET", "/", null, Map.of(), TIMEOUT))
                 .isInstanceOf(ConnectException.class);

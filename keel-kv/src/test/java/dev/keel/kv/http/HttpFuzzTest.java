@@ -1,5 +1,6 @@
 package dev.keel.kv.http;
 
+import dev.keel.transport.TestPorts;
 import static java.nio.charset.StandardCharsets.ISO_8859_1;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -49,7 +50,7 @@ class HttpFuzzTest {
     static void start() throws IOException {
         KvStateMachine sm = new KvStateMachine();
         FakeConsensus consensus = new FakeConsensus(1, sm);
-        int port = KvHttpApiTest.freePort();
+        int port = TestPorts.free();
         address = new InetSocketAddress("127.0.0.1", port);
         api = new KvHttpApi(1, consensus, sm, Map.of(1, URI.create("http://127.0.0.1:" + port)), KvLimits.DEFAULT,
                 Duration.ofMillis(300), new KvMetrics(1, consensus, sm));

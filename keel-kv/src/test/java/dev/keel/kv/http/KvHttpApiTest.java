@@ -1,5 +1,6 @@
 package dev.keel.kv.http;
 
+import dev.keel.transport.TestPorts;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -9,7 +10,6 @@ import dev.keel.kv.store.KvStateMachine;
 import dev.keel.server.KeelException;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -30,17 +30,12 @@ public class KvHttpApiTest {
     private KvHttpServer server;
     private URI base;
 
-    public static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
 
     @BeforeEach
     void start() throws IOException {
         sm = new KvStateMachine();
         consensus = new FakeConsensus(1, sm);
-        int port = freePort();
+        int port = TestPorts.free();
         base = URI.create("http://127.0.0.1:" + port);
         KvLimits limits = new KvLimits(16, 64, 100, 3, 5);
         KvHttpApi api = new KvHttpApi(1, consensus, sm, Map.of(1, base), limits, Duration.ofSeconds(5), new KvMetrics(1, consensus, sm));
@@ -215,7 +210,7 @@ public class KvHttpApiTest {
 
     @Test
     void aCommitOrReadIndexThatNeverCompletesAnswers504AndTheConnectionGoesOn() throws Exception {
-        int port = freePort();
+        int port = TestPorts.free();
         KvHttpApi quick = new KvHttpApi(1, consensus, sm, Map.of(1, base), KvLimits.DEFAULT, Duration.ofMillis(300),
                 new KvMetrics(1, consensus, sm));
         try (KvHttpServer quickServer = KvHttpServer.start(new InetSocketAddress("127.0.0.1", port), quick)) {
@@ -342,7 +337,7 @@ public class KvHttpApiTest {
         assertThat(call("POST", "/v1/members", body("{\"id\":2,\"peer\":\"127.0.0.1:9002\",\"learner\":true}")).statusCode())
                 .isEqualTo(200);
         for (int i = 0; i < 1000; i++) consensus.failNextChange(new KeelException.Rejected("NOT_CAUGHT_UP: learner 2 is behind"));
-        int port = freePort();
+        int port = TestPorts.free();
         KvHttpApi quick = new KvHttpApi(1, consensus, sm, Map.of(1, base), KvLimits.DEFAULT, Duration.ofMillis(500),
                 new KvMetrics(1, consensus, sm));
         KvHttpServer quickServer = KvHttpServer.start(new InetSocketAddress("127.0.0.1", port), quick);
@@ -361,7 +356,7 @@ public class KvHttpApiTest {
         // A learner that never answered the leader (not running) is not promoted, however short the log.
         consensus.silence(5);
         HttpResponse<byte[]> dead;
-        int port2 = freePort();
+        int port2 = TestPorts.free();
         try (KvHttpServer again = KvHttpServer.start(new InetSocketAddress("127.0.0.1", port2), quick)) {
             dead = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port2 + "/v1/members"))
                     .POST(HttpRequest.BodyPublishers.ofString("{\"id\":5,\"peer\":\"127.0.0.1:9005\"}")).build(),

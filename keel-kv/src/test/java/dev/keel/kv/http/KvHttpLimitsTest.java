@@ -1,5 +1,6 @@
 package dev.keel.kv.http;
 
+import dev.keel.transport.TestPorts;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -33,7 +34,7 @@ class KvHttpLimitsTest {
     private void start(KvLimits limits, Duration requestTimeout) throws IOException {
         sm = new KvStateMachine();
         consensus = new FakeConsensus(1, sm);
-        int port = KvHttpApiTest.freePort();
+        int port = TestPorts.free();
         address = new InetSocketAddress("127.0.0.1", port);
         api = new KvHttpApi(1, consensus, sm, Map.of(1, URI.create("http://127.0.0.1:" + port)), limits, requestTimeout,
                 new KvMetrics(1, consensus, sm));
