@@ -4,6 +4,7 @@ import dev.keel.transport.TestPorts;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.keel.kv.KvConfig;
+import dev.keel.server.ServerConfig;
 import dev.keel.kv.client.Results;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -128,7 +129,8 @@ class KeelCliTest {
         String data = dir.resolve("n1").toString();
         ServeCommand serve = parseServe("--id", "1", "--data-dir", data, "--http", "127.0.0.1:8081", "--cluster", "1=127.0.0.1:9081",
                 "--max-key-bytes", "100", "--max-value-bytes", "2000", "--max-request-bytes", "3000", "--max-connections", "7",
-                "--max-inflight-per-client", "3", "--peer-max-frame-bytes", "8388608", "--busy-poll-us", "0");
+                "--max-inflight-per-client", "3", "--peer-max-frame-bytes", "8388608", "--busy-poll-us", "0",
+                "--parallel-leader-sync");
         KvConfig c = serve.config();
         assertThat(c.limits().keyMaxBytes()).isEqualTo(100);
         assertThat(c.limits().valueMaxBytes()).isEqualTo(2000);
@@ -137,8 +139,11 @@ class KeelCliTest {
         assertThat(c.limits().inflightPerClientMax()).isEqualTo(3);
         assertThat(c.server().peerMaxFrameBytes()).isEqualTo(8 << 20);
         assertThat(c.server().busyPollMicros()).isZero();
-        assertThat(parseServe("--id", "1", "--data-dir", data, "--http", "127.0.0.1:8081", "--cluster", "1=127.0.0.1:9081")
-                .config().server().busyPollMicros()).isEqualTo(50);
+        assertThat(c.server().parallelLeaderSync()).isTrue();
+        ServerConfig defaults = parseServe("--id", "1", "--data-dir", data, "--http", "127.0.0.1:8081", "--cluster",
+                "1=127.0.0.1:9081").config().server();
+        assertThat(defaults.busyPollMicros()).isEqualTo(50);
+        assertThat(defaults.parallelLeaderSync()).isFalse();
         String[] base = {"serve", "--id", "1", "--data-dir", data, "--http", "127.0.0.1:8081", "--cluster", "1=127.0.0.1:9081"};
         usageError("--max-connections 0 must be positive", concat(base, "--max-connections", "0"));
         usageError("--max-request-bytes (10) must be at least --max-value-bytes (20)",

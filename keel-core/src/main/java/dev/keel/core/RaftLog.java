@@ -8,7 +8,12 @@ import java.util.List;
  * "unstable" entries appended since the last {@link Ready} was persisted. Tracks commitIndex and
  * lastApplied (Figure 2, volatile state on all servers).
  *
- * <p>Invariant: lastApplied <= commitIndex <= lastIndex(); storage entries below unstableOffset and
+ * <p>The unstable entries up to {@link #handedOffIndex()} are in the driver's hands, their write
+ * under way (a leader that does not wait for its own sync, {@link RaftNode#advanceBeforeDurable});
+ * the next {@link Ready} carries only those after it.
+ *
+ * <p>Invariant: lastApplied <= commitIndex <= lastIndex(); stableIndex() <= handedOffIndex() <=
+ * lastIndex(); storage entries below unstableOffset and
  * at or above firstIndex() are current (storage may still hold stale ones beyond, until the driver
  * persists the next Ready).
  */
@@ -19,6 +24,8 @@ final class RaftLog {
     /** Entries not yet known durable, starting at unstableOffset. */
     private final ArrayList<Entry> unstable = new ArrayList<>();
     private long unstableOffset;
+    /** Last index handed to the driver in a Ready; at least unstableOffset - 1. */
+    private long handedOffIndex;
     long commitIndex;
     long lastApplied;
     /** The newest snapshot this log starts after: from storage, or installed but not yet persisted. */
@@ -33,6 +40,7 @@ final class RaftLog {
         this.snapshotTerm = snap.term();
         this.snapshotMembership = snap.membership();
         this.unstableOffset = storage.lastIndex() + 1;
+        this.handedOffIndex = unstableOffset - 1;
         // A snapshot holds only committed entries (thesis §5.1), so it is committed. A persisted
         // commitIndex beyond the persisted log (a driver that stored it lazily, or a log tail cut
         // off as torn) is clamped: commitIndex is volatile in Figure 2, so knowing less is safe.
@@ -78,6 +86,11 @@ final class RaftLog {
         return unstableOffset - 1;
     }
 
+    /** Last index handed to the driver for writing (durable or not yet). */
+    long handedOffIndex() {
+        return handedOffIndex;
+    }
+
     /** Term of the entry at index, or TERM_UNKNOWN if there is none (too far ahead, or compacted). */
     long term(long index) {
         if (index == 0) return 0;
@@ -109,6 +122,7 @@ final class RaftLog {
             unstable.clear();
             unstableOffset = meta.index() + 1;
         }
+        handedOffIndex = Math.min(Math.max(handedOffIndex, unstableOffset - 1), lastIndex());
         snapshotIndex = meta.index();
         snapshotTerm = meta.term();
         snapshotMembership = meta.membership();
@@ -193,6 +207,8 @@ final class RaftLog {
         long after = entries.get(0).index();
         if (!(after <= lastIndex() + 1)) throw new InvariantViolation("gap: appending at " + after + " after lastIndex " + lastIndex());
         if (!(after > commitIndex)) throw new InvariantViolation("truncating at " + after + " would drop committed entries (commitIndex " + commitIndex + ")");
+        // Replaced entries are handed off again, whatever became of their old write.
+        handedOffIndex = Math.min(handedOffIndex, after - 1);
         if (after == unstableOffset + unstable.size()) {
             unstable.addAll(entries);
         } else if (after <= unstableOffset) {
@@ -214,7 +230,13 @@ final class RaftLog {
 
     /** Entries not yet handed to the driver for persisting (a copy). */
     List<Entry> unstableEntries() {
-        return unstable.isEmpty() ? List.of() : List.copyOf(unstable);
+        int from = (int) (handedOffIndex + 1 - unstableOffset);
+        return from >= unstable.size() ? List.of() : List.copyOf(unstable.subList(from, unstable.size()));
+    }
+
+    /** The driver has the entries up to index in hand for writing (not yet durable). */
+    void handedOffTo(long index) {
+        if (index > handedOffIndex) handedOffIndex = index;
     }
 
     /** The driver made entries up to (index, term) durable. Ignored if the log changed since. */
@@ -224,6 +246,7 @@ final class RaftLog {
         int n = (int) (index - unstableOffset + 1);
         unstable.subList(0, n).clear();
         unstableOffset = index + 1;
+        if (handedOffIndex < index) handedOffIndex = index;
     }
 
     void commitTo(long index) {

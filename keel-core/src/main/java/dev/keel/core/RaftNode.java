@@ -329,7 +329,7 @@ public final class RaftNode {
         if (role == Role.LEADER && (readRoundPending || wouldSendAppends())) return true;
         return !outbox.isEmpty() || !readStates.isEmpty() || !abortedReads.isEmpty() || !snapshotChunks.isEmpty()
                 || snapshotToInstall != null
-                || !currentHardState().equals(lastHardState) || log.lastIndex() > log.stableIndex()
+                || !currentHardState().equals(lastHardState) || log.lastIndex() > log.handedOffIndex()
                 || log.commitIndex > log.lastApplied;
     }
 
@@ -360,20 +360,65 @@ public final class RaftNode {
         return rd;
     }
 
-    /** The driver has persisted, sent and applied everything in {@code rd}. */
+    /**
+     * The driver has persisted, sent and applied everything in {@code rd}. Everything handed off
+     * before it by {@link #advanceBeforeDurable} must be durable by now as well (one sync of the
+     * log after the last write covers them all).
+     */
     public void advance(Ready rd) {
-        if (rd != pendingReady) throw new IllegalStateException("advance() of a Ready that is not the pending one");
-        pendingReady = null;
-        if (!rd.entries().isEmpty()) {
-            Entry last = rd.entries().get(rd.entries().size() - 1);
-            log.stableTo(last.index(), last.term());
-        }
-        if (!rd.committedEntries().isEmpty()) {
-            log.appliedTo(rd.committedEntries().get(rd.committedEntries().size() - 1).index());
-        }
+        finishReady(rd);
+        if (!rd.entries().isEmpty()) log.handedOffTo(rd.entries().get(rd.entries().size() - 1).index());
+        long durable = log.handedOffIndex();
+        log.stableTo(durable, log.term(durable));
         // §10.2.1: the leader's own durable log counts towards the majority like any follower's.
         if (role == Role.LEADER) maybeCommit();
         checkInvariants();
+    }
+
+    /**
+     * Like {@link #advance}, for a leader's Ready whose write has started but is not yet durable:
+     * its messages are sent and its committed entries applied, but the leader's own copy of
+     * {@code rd.entries()} does not count towards commitment until {@link #persisted} reports it
+     * durable. Thesis §10.2.1: the leader writes its log in parallel with replicating it, and an
+     * entry commits once a majority holds it durably, which may be the followers without the leader.
+     * Meanwhile later Readys carry only entries after these.
+     *
+     * <p>Only for a Ready of a leader ({@link Ready#role()}) whose hard state, if any, changes neither
+     * term nor vote: those must be durable before any message goes out (Figure 2), so such a Ready
+     * takes {@link #advance}. The writes must reach the disk in the order they were handed off, and
+     * before the driver carries out any later Ready with {@link #advance}, it must finish them.
+     *
+     * @throws IllegalStateException if {@code rd} is not the pending Ready or not a leader's
+     */
+    public void advanceBeforeDurable(Ready rd) {
+        if (rd.role() != Role.LEADER) {
+            throw new IllegalStateException("advanceBeforeDurable() of a " + rd.role() + "'s Ready: only a leader's may go out before its write is durable");
+        }
+        finishReady(rd);
+        if (!rd.entries().isEmpty()) log.handedOffTo(rd.entries().get(rd.entries().size() - 1).index());
+        checkInvariants();
+    }
+
+    /**
+     * The entries handed off up to (index, term) are durable (after {@link #advanceBeforeDurable}):
+     * a leader now counts them as its own match. Ignored unless the log still has that entry among
+     * those handed off: a write that completes after a new leader's AppendEntries overwrote its
+     * entries (the node had lost leadership meanwhile) says nothing of what replaced them, which is
+     * handed off again. May be called while a Ready is pending.
+     */
+    public void persisted(long index, long term) {
+        if (index > log.handedOffIndex()) return;
+        log.stableTo(index, term);
+        if (role == Role.LEADER) maybeCommit();
+        checkInvariants();
+    }
+
+    private void finishReady(Ready rd) {
+        if (rd != pendingReady) throw new IllegalStateException("advance() of a Ready that is not the pending one");
+        pendingReady = null;
+        if (!rd.committedEntries().isEmpty()) {
+            log.appliedTo(rd.committedEntries().get(rd.committedEntries().size() - 1).index());
+        }
     }
 
     private HardState currentHardState() {
@@ -850,7 +895,8 @@ public final class RaftNode {
      */
     private void maybeCommit() {
         // The highest index a quorum holds; our own durable log counts like a follower's (§10.2.1).
-        long n = membership.quorumValue(v -> v == id ? log.stableIndex() : peerProgress(v).matchIndex, scratch);
+        long own = mutation == TestMutation.COUNT_OWN_WRITE_BEFORE_DURABLE ? log.handedOffIndex() : log.stableIndex();
+        long n = membership.quorumValue(v -> v == id ? own : peerProgress(v).matchIndex, scratch);
         if (n <= log.commitIndex || (log.term(n) != currentTerm && mutation != TestMutation.COMMIT_OLD_TERM_BY_COUNTING)) {
             finishMembershipChange();
             return;
@@ -1158,8 +1204,9 @@ public final class RaftNode {
             throw new InvariantViolation("node " + id + ": lastApplied " + log.lastApplied + " <= commitIndex "
                     + log.commitIndex + " <= lastIndex " + last + " does not hold");
         }
-        if (log.stableIndex() > last) {
-            throw new InvariantViolation("node " + id + ": stableIndex " + log.stableIndex() + " > lastIndex " + last);
+        if (log.stableIndex() > log.handedOffIndex() || log.handedOffIndex() > last) {
+            throw new InvariantViolation("node " + id + ": stableIndex " + log.stableIndex() + " <= handedOffIndex "
+                    + log.handedOffIndex() + " <= lastIndex " + last + " does not hold");
         }
         if (log.lastTerm() > currentTerm) {
             throw new InvariantViolation("node " + id + ": last log term " + log.lastTerm() + " > currentTerm " + currentTerm);

@@ -28,6 +28,11 @@ import java.util.List;
  * this Ready's own write nor its sends add anything the apply relies on, and the client need not
  * wait for them. A follower keeps the order: its acknowledgement is what the leader is waiting for.
  *
+ * <p>A leader need not wait for its own write at all (thesis §10.2.1): with a Ready that does not
+ * change its term or vote, it may send, apply and call {@link RaftNode#advanceBeforeDurable(Ready)}
+ * while the write is still under way, and {@link RaftNode#persisted} once it is durable; until then
+ * its own copy does not count towards a majority.
+ *
  * @param hardState the hard state to persist, or null when unchanged
  * @param role the node's role when the Ready was made, and {@code leaderId} the leader it knows
  */

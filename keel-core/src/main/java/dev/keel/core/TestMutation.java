@@ -17,5 +17,7 @@ public enum TestMutation {
     /** Never start an election: breaks liveness only, to prove the simulator's liveness check can fail. */
     NO_ELECTIONS,
     /** Change several voters at once without joint consensus (thesis §4.3 exists to prevent this). */
-    SKIP_JOINT_CONSENSUS
+    SKIP_JOINT_CONSENSUS,
+    /** A leader counts its own copy of entries whose write is still under way (§10.2.1 counts only durable copies). */
+    COUNT_OWN_WRITE_BEFORE_DURABLE
 }

@@ -7,6 +7,7 @@ import dev.keel.core.SnapshotMeta;
 import dev.keel.storage.DurableLog;
 import dev.keel.storage.SnapshotWriter;
 import dev.keel.storage.StorageConfig;
+import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.util.List;
@@ -27,6 +28,21 @@ final class DurableLogStore implements LogStore {
     @Override
     public void persist(HardState hs, List<Entry> entries) {
         log.persist(hs, entries);
+    }
+
+    @Override
+    public DurableLog.PendingForce writeUnforced(HardState hs, List<Entry> entries) {
+        return log.writeUnforced(hs, entries);
+    }
+
+    @Override
+    public void forced(DurableLog.PendingForce f) {
+        log.forced(f);
+    }
+
+    @Override
+    public RuntimeException forceFailed(DurableLog.PendingForce f, IOException cause) {
+        return log.forceFailed(f, cause);
     }
 
     @Override

@@ -5,6 +5,7 @@ import dev.keel.core.HardState;
 import dev.keel.core.Membership;
 import dev.keel.core.RaftStorage;
 import dev.keel.core.SnapshotMeta;
+import dev.keel.storage.DurableLog;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -20,6 +21,22 @@ interface LogStore extends RaftStorage, AutoCloseable {
      * the term and vote no later than the entries, the commit index no earlier.
      */
     void persist(HardState hs, List<Entry> entries);
+
+    /**
+     * A leader's write that does not wait for the disk (thesis §10.2.1; see
+     * {@link DurableLog#writeUnforced}): the returned force runs on another thread, its outcome is
+     * reported with {@link #forced} or {@link #forceFailed}, and it must finish before any other
+     * write, compaction, snapshot install or close.
+     *
+     * @return the force, or null if nothing needs forcing
+     */
+    DurableLog.PendingForce writeUnforced(HardState hs, List<Entry> entries);
+
+    /** {@code f}'s force returned. */
+    void forced(DurableLog.PendingForce f);
+
+    /** {@code f}'s force failed: the store is failed from now on; returns the error to throw. */
+    RuntimeException forceFailed(DurableLog.PendingForce f, IOException cause);
 
     void compact(SnapshotMeta meta);
 

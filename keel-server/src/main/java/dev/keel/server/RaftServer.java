@@ -14,6 +14,7 @@ import dev.keel.core.Role;
 import dev.keel.core.SnapshotChunk;
 import dev.keel.core.SnapshotMeta;
 import dev.keel.core.Status;
+import dev.keel.storage.DurableLog;
 import dev.keel.transport.LocalNetwork;
 import dev.keel.transport.PeerTransport;
 import dev.keel.transport.Transport;
@@ -101,6 +102,11 @@ public final class RaftServer implements AutoCloseable {
     private final Runnable readyTask = this::onReadyTask;
     private final Thread applyThread;
     private final ExecutorService snapshotWriter;
+    /**
+     * Forces the leader's own log writes while the loop goes on reading its followers'
+     * acknowledgements (thesis §10.2.1); null unless {@code parallelLeaderSync} (and sync) is on.
+     */
+    private final ExecutorService ownSync;
     private final AtomicBoolean running = new AtomicBoolean(true);
     private final AtomicBoolean closeCalled = new AtomicBoolean();
     private final CompletableFuture<Void> stopped = new CompletableFuture<>();
@@ -114,6 +120,10 @@ public final class RaftServer implements AutoCloseable {
     private HardState persisted;
     private int lastLeader = RaftNode.NONE;
     private SnapshotSinkHolder receiving;
+    /** The leader's write being forced on {@link #ownSync}, or null. */
+    private OwnWrite forcing;
+    /** The newest leader's write made while another was being forced: the next force covers it and those before it. */
+    private OwnWrite nextForce;
 
     // Shared between the loop (insert) and the apply thread (complete).
     private final ConcurrentHashMap<Long, Pending> proposals = new ConcurrentHashMap<>();
@@ -155,6 +165,21 @@ public final class RaftServer implements AutoCloseable {
     private record Restore(SnapshotMeta meta) {}
 
     private record Task(Runnable run) {}
+
+    /** A leader's write handed to the disk: entries up to (index, term), durable once {@code force} returns. */
+    private static final class OwnWrite {
+        final DurableLog.PendingForce force;
+        final long index;
+        final long term;
+        /** Completed by {@link #ownSync} with the force's error, or null when it succeeded. */
+        final CompletableFuture<IOException> done = new CompletableFuture<>();
+
+        OwnWrite(DurableLog.PendingForce force, long index, long term) {
+            this.force = force;
+            this.index = index;
+            this.term = term;
+        }
+    }
 
     private static final class SnapshotSinkHolder {
         final SnapshotMeta meta;
@@ -224,6 +249,7 @@ public final class RaftServer implements AutoCloseable {
             if (peer != config.nodeId() && !config.members().containsKey(peer)) transport.addPeer(peer, member.peer());
         });
         this.snapshotWriter = Executors.newSingleThreadExecutor(r -> daemon(r, "keel-snapshot-" + config.nodeId()));
+        this.ownSync = config.sync() && config.parallelLeaderSync() ? Executors.newSingleThreadExecutor(r -> daemon(r, "keel-sync-" + config.nodeId())) : null;
         this.applyThread = daemon(this::runApply, "keel-apply-" + config.nodeId());
     }
 
@@ -380,6 +406,10 @@ public final class RaftServer implements AutoCloseable {
             applyThread.join(10_000);
             snapshotWriter.shutdown();
             snapshotWriter.awaitTermination(10, TimeUnit.SECONDS);
+            if (ownSync != null) { // a force under way ends before the log closes its segment
+                ownSync.shutdown();
+                ownSync.awaitTermination(10, TimeUnit.SECONDS);
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
@@ -724,13 +754,19 @@ public final class RaftServer implements AutoCloseable {
         // of the term, or a restart could vote twice in it).
         boolean sendFirst = leader
                 && (hs == null || (hs.currentTerm() == persisted.currentTerm() && hs.votedFor() == persisted.votedFor()));
+        // ...and need not wait for it at all: its own copy counts towards a majority once forced
+        // (RaftNode.persisted), while the loop reads acknowledgements, which may commit the entries
+        // without it.
+        boolean inParallel = sendFirst && ownSync != null && rd.snapshotChunks().isEmpty();
+        if (!inParallel) finishOwnWrites(); // advance() below declares them durable, and writes stay in order
         if (sendFirst) {
             sendAll(rd.messages());
             transport.flush(); // onto the sockets now, not after the sync below
         }
         for (SnapshotChunk c : rd.snapshotChunks()) receiveChunk(c, rd.snapshotToInstall());
         if (hs != null || !rd.entries().isEmpty()) {
-            store.persist(hs, rd.entries());
+            if (inParallel) writeOwn(hs, rd.entries());
+            else store.persist(hs, rd.entries());
             if (hs != null) persisted = hs;
         }
         if (!sendFirst) {
@@ -742,7 +778,8 @@ public final class RaftServer implements AutoCloseable {
             CompletableFuture<Long> f = readsByContext.remove(ctx);
             if (f != null) f.completeExceptionally(new KeelException.NotLeader(node.leaderId()));
         }
-        node.advance(rd);
+        if (inParallel) node.advanceBeforeDurable(rd);
+        else node.advance(rd);
         if (rd.leaderId() != lastLeader) {
             lastLeader = rd.leaderId();
             if (lastLeader == config.nodeId()) {
@@ -751,6 +788,79 @@ public final class RaftServer implements AutoCloseable {
                 log.info("node={} term={} leader={}", config.nodeId(), rd.currentTerm(), lastLeader);
             }
             for (IntConsumer l : leaderListeners) l.accept(lastLeader);
+        }
+    }
+
+    /** Loop: writes a leader's entries without waiting for the disk and has them forced on {@link #ownSync}. */
+    private void writeOwn(HardState hs, List<Entry> entries) {
+        DurableLog.PendingForce f = store.writeUnforced(hs, entries);
+        if (f == null) return;
+        Entry last = entries.get(entries.size() - 1);
+        OwnWrite w = new OwnWrite(f, last.index(), last.term());
+        if (forcing == null) startForce(w);
+        else nextForce = w; // group commit: one force after the one under way covers every write queued behind it
+    }
+
+    private void startForce(OwnWrite w) {
+        forcing = w;
+        ownSync.execute(() -> {
+            IOException error = null;
+            try {
+                w.force.force();
+            } catch (IOException e) {
+                error = e;
+            }
+            w.done.complete(error);
+            try {
+                loop.execute(() -> onForced(w));
+            } catch (RejectedExecutionException e) {
+                // stopping: the log's close syncs what is left
+            }
+        });
+    }
+
+    /** Loop: a force returned; unless finishOwnWrites already took it, count it and start the next. */
+    private void onForced(OwnWrite w) {
+        if (!running.get() || w != forcing) return;
+        try {
+            completeForce(w);
+            if (nextForce != null) {
+                OwnWrite next = nextForce;
+                nextForce = null;
+                startForce(next);
+            }
+            afterInputs();
+        } catch (RuntimeException | Error e) {
+            fail(e);
+        }
+    }
+
+    private void completeForce(OwnWrite w) {
+        forcing = null;
+        IOException error = w.done.join();
+        if (error != null) throw store.forceFailed(w.force, error);
+        store.forced(w.force);
+        node.persisted(w.index, w.term);
+    }
+
+    /**
+     * Loop: waits for the leader's writes still being forced and forces the last one queued, before
+     * any other write (they must reach the disk in order), compaction, or {@link RaftNode#advance}
+     * (which declares everything handed off durable). Happens when leadership ends or the log is
+     * compacted; it blocks the loop for at most one sync.
+     */
+    private void finishOwnWrites() {
+        if (forcing != null) completeForce(forcing);
+        if (nextForce != null) {
+            OwnWrite w = nextForce;
+            nextForce = null;
+            try {
+                w.force.force();
+            } catch (IOException e) {
+                throw store.forceFailed(w.force, e);
+            }
+            store.forced(w.force);
+            node.persisted(w.index, w.term);
         }
     }
 
@@ -949,6 +1059,7 @@ public final class RaftServer implements AutoCloseable {
                     writer.writeTo(sink.stream());
                     SnapshotMeta meta = sink.commit();
                     inbox.put(new Task(() -> {
+                        finishOwnWrites(); // compaction may close the segment being forced
                         store.compact(meta);
                         log.info("node={} snapshot index={} term={} bytes={}; log compacted", config.nodeId(),
                                 meta.index(), meta.term(), meta.sizeBytes());

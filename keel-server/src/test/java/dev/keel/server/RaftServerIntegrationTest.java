@@ -14,7 +14,9 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.CompletionException;
@@ -92,13 +94,15 @@ class RaftServerIntegrationTest {
     void start(int id, long snapshotEvery) throws IOException {
         ServerConfig c = ServerConfig.builder(id, "test", members, dir.resolve("n" + id))
                 .tickMillis(10).electionTimeoutTicks(30).heartbeatIntervalTicks(3)
-                .snapshotEveryEntries(snapshotEvery).proposalTimeoutMillis(5000).peerMaxFrameBytes(peerMaxFrameBytes).build();
+                .snapshotEveryEntries(snapshotEvery).proposalTimeoutMillis(5000).peerMaxFrameBytes(peerMaxFrameBytes)
+                .parallelLeaderSync(parallelLeaderSync).build();
         MapMachine m = new MapMachine();
         machines.put(id, m);
         servers.put(id, RaftServer.start(c, m, network));
     }
 
     int peerMaxFrameBytes = ServerConfig.PEER_MAX_FRAME_BYTES_DEFAULT;
+    boolean parallelLeaderSync;
 
     /** Null: TCP; else every node started by {@link #start} joins this in-process network. */
     dev.keel.transport.LocalNetwork network;
@@ -274,6 +278,27 @@ class RaftServerIntegrationTest {
         // And it stays in step afterwards.
         servers.get(l).submit(b("later=1")).get(10, TimeUnit.SECONDS);
         await("follower applies after install", () -> "1".equals(machines.get(f).get("later")));
+    }
+
+    @Test
+    void withParallelLeaderSyncWritesSurviveFailoverCompactionAndARestartOfAll() throws Exception {
+        parallelLeaderSync = true;
+        for (int id = 1; id <= 3; id++) start(id, 20); // compaction waits for the leader's force under way
+        int l = leader();
+        List<java.util.concurrent.CompletableFuture<byte[]>> inFlight = new ArrayList<>();
+        for (int i = 0; i < 200; i++) inFlight.add(servers.get(l).submit(b("q" + i + "=" + i)));
+        for (var f : inFlight) f.get(10, TimeUnit.SECONDS);
+        await("leader compacted", () -> servers.get(l).status().snapshotIndex() > 0);
+        servers.remove(l).close(); // leadership moves: the new leader's first Ready waits for nothing of the old
+        write("after=failover");
+        start(l, 20);
+        await("old leader caught up", () -> "failover".equals(machines.get(l).get("after")));
+        for (int id = 1; id <= 3; id++) servers.remove(id).close();
+        for (int id = 1; id <= 3; id++) start(id, 20);
+        int l2 = leader();
+        servers.get(l2).linearizableRead().get(10, TimeUnit.SECONDS);
+        for (int i = 0; i < 200; i++) assertThat(machines.get(l2).get("q" + i)).isEqualTo(String.valueOf(i));
+        assertThat(machines.get(l2).get("after")).isEqualTo("failover");
     }
 
     @Test

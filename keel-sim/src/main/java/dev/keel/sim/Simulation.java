@@ -53,7 +53,7 @@ public final class Simulation {
     private static final int ATTEMPT_TIMEOUT_UNITS = 40 * TICK_UNITS;
     private static final int OP_TIMEOUT_UNITS = 120 * TICK_UNITS;
 
-    private enum Kind { TICK, DELIVER, PERSIST, CLIENT_REQUEST, CLIENT_RESPONSE, CLIENT_ATTEMPT_TIMEOUT,
+    private enum Kind { TICK, DELIVER, PERSIST, OWN_WRITE_DONE, CLIENT_REQUEST, CLIENT_RESPONSE, CLIENT_ATTEMPT_TIMEOUT,
         CLIENT_NEXT, NEMESIS, RESTART, HEAL_ALL }
 
     private record Event(long time, long seq, Kind kind, int node, Object payload) {}
@@ -96,6 +96,13 @@ public final class Simulation {
     private final java.nio.file.Path tempDir;
     /** Take a snapshot and compact once this many entries were applied since the last (0: never). */
     private final int snapshotEvery;
+    /**
+     * This seed's leaders carry out their Readys before their own write is durable, as Keel's server
+     * does with sync on (RaftNode.advanceBeforeDurable, thesis §10.2.1); the write lands 0-3 units
+     * later, or is lost in a crash. Off when recording a trace for the TLA+ check, whose actions
+     * persist a Ready as one step. Drawn from its own stream, so seeds without it run as before.
+     */
+    private final boolean leaderWritesInParallel;
     private boolean faultPhase = true;
     private int crashes;
     private int partitions;
@@ -152,6 +159,7 @@ public final class Simulation {
         this.nemesisEveryUnits = (20 + rng.nextInt(200)) * TICK_UNITS / 10;
         this.crashAfterPersistRate = crashesOn && rng.nextBoolean() ? rng.nextDouble() * 0.01 : 0;
         this.snapshotEvery = rng.nextInt(4) == 0 ? 0 : 3 + rng.nextInt(60);
+        this.leaderWritesInParallel = tla == null && new SplittableRandom(seed ^ 0x5EEDL).nextBoolean();
         this.realStorage = options.realStorage() == SimOptions.RealStorage.ALWAYS
                 || (options.realStorage() == SimOptions.RealStorage.SOME && rng.nextInt(10) == 0);
         try {
@@ -341,6 +349,13 @@ public final class Simulation {
                 if (node.raft == null || (long) e.payload != node.incarnation) return;
                 node.persistScheduled = false;
                 node.processReadys();
+            }
+            case OWN_WRITE_DONE -> {
+                SimNode node = node(e.node);
+                if (node.raft == null || (long) e.payload != node.incarnation) return;
+                if (node.maybeCrashBeforeLanding()) return;
+                node.landOwnWrite();
+                node.afterInput();
             }
             case CLIENT_REQUEST -> clientRequest(node(e.node), (ClientRequest) e.payload, e);
             case CLIENT_RESPONSE -> clients[e.node - 1].onResponse((ClientResponse) e.payload);
@@ -605,6 +620,8 @@ public final class Simulation {
         RaftNode raft; // null while crashed
         long incarnation;
         boolean persistScheduled;
+        /** A leader's writes handed off before they were durable, oldest first: a crash loses them. */
+        final ArrayDeque<Ready> ownWrites = new ArrayDeque<>();
         /** Copies the network scheduled of each message of the Ready being sent (trace recording only). */
         final List<Integer> tlaCopies = new ArrayList<>();
         TreeMap<String, Long> kv = new TreeMap<>();
@@ -637,6 +654,7 @@ public final class Simulation {
             pendingReads.clear();
             readsAwaitingApply.clear();
             persistScheduled = false;
+            ownWrites.clear();
             raft = new RaftNode(nodeConfig(), disk.storage(), random.split());
             if (tla != null) tla.node("start", id, raft);
             checker.onStart(raft);
@@ -645,6 +663,12 @@ public final class Simulation {
 
         void crash() {
             if (tla != null) tla.crash(id);
+            // Writes under way may have reached the disk before the power went, in order, or not.
+            for (int land = ownWrites.isEmpty() ? 0 : rng.nextInt(ownWrites.size() + 1); land > 0; land--) {
+                Ready w = ownWrites.poll();
+                disk.persist(w.hardState(), w.entries());
+            }
+            ownWrites.clear();
             raft = null; // volatile state and unpersisted Readys are gone
             disk.crash();
             incarnation++;
@@ -677,11 +701,18 @@ public final class Simulation {
                 // on a majority, so an acknowledged write must survive a crash in the write below.
                 boolean leader = rd.role() == Role.LEADER;
                 if (leader) applyCommitted(rd);
+                HardState hs = rd.hardState();
+                HardState onDisk = disk.storage().hardState();
+                if (leaderWritesInParallel && leader && rd.snapshotChunks().isEmpty()
+                        && (hs == null || (hs.currentTerm() == onDisk.currentTerm() && hs.votedFor() == onDisk.votedFor()))) {
+                    if (!handOffOwnWrite(rd)) return; // crashed
+                    continue;
+                }
+                finishOwnWrites(); // in order, and before advance() declares them durable
                 // 1. Persist in the order keel-storage syncs in: term and vote first (entries of a new
                 // term must never be on disk under an older term), then the entries, then the commit
                 // index (it speaks of this Ready's entries, not of the stale ones they replace).
                 checker.onPersist(raft, rd.entries());
-                HardState hs = rd.hardState();
                 if (!rd.entries().isEmpty() && maybeTornWrite(hs, rd.entries())) return;
                 if (rd.mustPersist()) disk.persist(hs, rd.entries());
                 tlaCopies.clear();
@@ -704,6 +735,63 @@ public final class Simulation {
                 serveReads();
                 maybeSnapshot();
             }
+        }
+
+        /**
+         * A leader's Ready whose write is under way (thesis §10.2.1): sent and applied now, the write
+         * lands at an OWN_WRITE_DONE event, and only then does the leader count its own copy.
+         */
+        boolean handOffOwnWrite(Ready rd) {
+            checker.onPersist(raft, rd.entries());
+            for (Message m : rd.messages()) {
+                checker.onSend(m);
+                send(m);
+            }
+            if (!rd.messages().isEmpty() && maybeCrashAt("after send, own write under way", rd, rd.messages())) return false;
+            if (rd.hardState() != null || !rd.entries().isEmpty()) {
+                ownWrites.add(rd);
+                // Usually as quick as a follower's write; now and then a slow disk, slower than the
+                // network, so that acknowledgements commit entries the leader itself has not landed.
+                int units = rng.nextInt(4) == 0 ? rng.nextInt(4 * maxDelayUnits + 4) : rng.nextInt(4);
+                schedule(units, Kind.OWN_WRITE_DONE, id, incarnation);
+            }
+            for (long ctx : rd.abortedReads()) {
+                long[] r = pendingReads.remove(ctx);
+                if (r != null) respond(r[0], r[1], ClientResponse.retry());
+            }
+            raft.advanceBeforeDurable(rd);
+            serveReads();
+            maybeSnapshot();
+            return true;
+        }
+
+        /** The oldest write under way lands on the disk and is reported durable. */
+        void landOwnWrite() {
+            Ready w = ownWrites.poll();
+            if (w == null) return; // finished early by finishOwnWrites
+            disk.persist(w.hardState(), w.entries());
+            if (!w.entries().isEmpty()) {
+                Entry last = w.entries().get(w.entries().size() - 1);
+                raft.persisted(last.index(), last.term());
+            }
+        }
+
+        /**
+         * Power loss while the leader's own write was being forced: entries that the followers'
+         * acknowledgements may already have committed are not on this disk, and must not be needed.
+         */
+        boolean maybeCrashBeforeLanding() {
+            if (!faultPhase || crashAfterPersistRate == 0 || rng.nextDouble() >= crashAfterPersistRate * 20) return false;
+            crashes++;
+            traceNote("crash n" + id + " before its own write landed");
+            crash();
+            schedule(1 + rng.nextInt(3 * TICK_UNITS), Kind.RESTART, id, null);
+            return true;
+        }
+
+        /** Lands every write under way, before any other write or compaction (Keel's server does the same). */
+        void finishOwnWrites() {
+            while (!ownWrites.isEmpty()) landOwnWrite();
         }
 
         void installSnapshot(SnapshotMeta meta) {
@@ -731,6 +819,7 @@ public final class Simulation {
         void maybeSnapshot() {
             long applied = raft.lastApplied();
             if (snapshotEvery == 0 || applied - disk.storage().snapshot().index() < snapshotEvery) return;
+            finishOwnWrites(); // the leader may have applied entries its own write has not landed yet
             byte[] data = encodeState(kv);
             CRC32C crc = new CRC32C();
             crc.update(data);

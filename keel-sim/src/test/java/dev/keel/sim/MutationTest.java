@@ -19,6 +19,7 @@ class MutationTest {
         "FORGET_PERSIST_VOTE,         3,     1500,       2000",
         "COMMIT_OLD_TERM_BY_COUNTING, 3,     3000,       5000",
         "SKIP_JOINT_CONSENSUS,        0,     1500,       3000",
+        "COUNT_OWN_WRITE_BEFORE_DURABLE, 3,  1500,       1000",
     })
     void injectedBugIsCaught(TestMutation mutation, int nodes, int faultTicks, int bound) {
         SimOptions options = SimOptions.DEFAULT.withMutation(mutation).withNodes(nodes).withFaultTicks(faultTicks);

@@ -124,6 +124,8 @@ public final class DurableLog implements RaftStorage, AutoCloseable {
     private HardState writtenHardState = HardState.EMPTY;
 
     private StorageFailedException failure;
+    /** Counts suffix truncations and discarded logs: a {@link PendingForce} from before one speaks of other entries. */
+    private long truncations;
     private RecoveryReport recoveryReport;
     private boolean closed;
 
@@ -545,6 +547,78 @@ public final class DurableLog implements RaftStorage, AutoCloseable {
         sync();
     }
 
+    /**
+     * Writes one Ready's entries and hard state to the operating system without waiting for the
+     * disk, and returns the force that makes them durable, to run on another thread: a leader
+     * writes its own log in parallel with its followers' writes and goes on reading their
+     * acknowledgements meanwhile (thesis §10.2.1). Report the force's outcome with {@link #forced}
+     * or {@link #forceFailed}. Until then the entries are in the log as appended, and a later
+     * {@link #sync()} (or {@link #persist}) forces them as well.
+     *
+     * <p>Only for a hard state whose term and vote are already on disk (a leader's, whose commit
+     * index changed): a new term or vote must be durable before anything is sent, so it goes
+     * through {@link #persist}. The caller must let the force finish before it truncates, compacts,
+     * installs a snapshot or closes the log (those may close the segment being forced).
+     *
+     * @param hs the hard state to record, or null when unchanged
+     * @return the force, or null if there was nothing to force (no entries)
+     * @throws IllegalArgumentException if {@code hs} changes the term or vote
+     * @throws StorageFailedException on an IO error, now or earlier
+     */
+    public PendingForce writeUnforced(HardState hs, List<Entry> entries) {
+        if (hs != null && (hs.currentTerm() != writtenHardState.currentTerm() || hs.votedFor() != writtenHardState.votedFor())) {
+            throw new IllegalArgumentException("term " + hs.currentTerm() + " and vote " + hs.votedFor()
+                    + " are not on disk yet; persist() them before anything is sent");
+        }
+        append(entries);
+        if (hs != null) setHardState(hs);
+        if (entries.isEmpty() || active == null) return null;
+        try {
+            flushWriteBuffer();
+        } catch (IOException e) {
+            throw fail("write", active.path, e);
+        }
+        return new PendingForce(cfg.sync() ? active.channel : null, active.path, lastIndex(), truncations);
+    }
+
+    /**
+     * Entries written by {@link #writeUnforced} and the force that makes them (and everything written
+     * before them) durable.
+     */
+    public static final class PendingForce {
+        private final FileChannel channel;
+        private final Path path;
+        private final long index;
+        private final long truncations;
+
+        private PendingForce(FileChannel channel, Path path, long index, long truncations) {
+            this.channel = channel;
+            this.path = path;
+            this.index = index;
+            this.truncations = truncations;
+        }
+
+        /** The last index written. */
+        public long index() {
+            return index;
+        }
+
+        /** Forces the segment (fdatasync); may run on any one thread. */
+        public void force() throws IOException {
+            if (channel != null) channel.force(false);
+        }
+    }
+
+    /** {@code f}'s force returned: its entries are durable (unless the log was truncated since). */
+    public void forced(PendingForce f) {
+        if (f.truncations == truncations && f.index <= lastIndex() && f.index > durableIndex) durableIndex = f.index;
+    }
+
+    /** {@code f}'s force failed: the log fails as a failed {@link #sync()} does, and the error says so. */
+    public StorageFailedException forceFailed(PendingForce f, IOException cause) {
+        return fail("sync", f.path, cause);
+    }
+
     /** Index of the last entry known durable: everything up to it survives a crash (or is covered by the snapshot). */
     public long durableIndex() {
         return durableIndex;
@@ -601,6 +675,7 @@ public final class DurableLog implements RaftStorage, AutoCloseable {
                 deleteObsoleteSegments();
             } else {
                 discardAllSegments();
+                truncations++;
                 index.reset(meta.index() + 1);
                 cache.clear();
                 snapshot = meta;
@@ -749,6 +824,7 @@ public final class DurableLog implements RaftStorage, AutoCloseable {
         index.truncateFrom(first);
         cache.truncateFrom(first);
         durableIndex = Math.min(durableIndex, first - 1);
+        truncations++;
         if (preallocator != null) preallocator.attach(seg.channel, position, cfg.segmentBytes());
     }
 

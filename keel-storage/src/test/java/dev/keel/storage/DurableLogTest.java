@@ -78,6 +78,48 @@ class DurableLogTest {
     }
 
     @Test
+    @DisplayName("writeUnforced: entries readable at once, durable once the force is reported; a truncation since makes the report stale; a new term or vote is refused")
+    void writeUnforcedThenForce() throws Exception {
+        Path dir = tmp.resolve("data");
+        try (DurableLog log = open(dir)) {
+            log.persist(new HardState(1, 1, 0), List.of());
+            fill(log, 10);
+            List<Entry> more = List.of(TestFiles.entry(rnd, 11, 1, 64), TestFiles.entry(rnd, 12, 1, 64));
+            DurableLog.PendingForce f = log.writeUnforced(new HardState(1, 1, 10), more);
+            assertThat(f.index()).isEqualTo(12);
+            assertThat(log.lastIndex()).isEqualTo(12);
+            assertThat(log.durableIndex()).isEqualTo(10);
+            assertThat(log.entries(11, 13, Long.MAX_VALUE)).isEqualTo(more);
+
+            Thread t = new Thread(() -> {
+                try {
+                    f.force();
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            t.start();
+            t.join();
+            log.forced(f);
+            assertThat(log.durableIndex()).isEqualTo(12);
+
+            DurableLog.PendingForce stale = log.writeUnforced(null, List.of(TestFiles.entry(rnd, 13, 1, 64)));
+            log.append(List.of(TestFiles.entry(rnd, 13, 2, 64))); // a new leader's entry replaces 13
+            stale.force();
+            log.forced(stale);
+            assertThat(log.durableIndex()).as("the force speaks of the replaced entry").isEqualTo(12);
+
+            assertThat(log.writeUnforced(null, List.of())).isNull();
+            assertThatThrownBy(() -> log.writeUnforced(new HardState(2, 1, 12), List.of(TestFiles.entry(rnd, 14, 2, 8))))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("persist()");
+        }
+        try (DurableLog log = open(dir)) {
+            assertThat(log.lastIndex()).isGreaterThanOrEqualTo(12); // 13 was written, though never forced
+            assertThat(log.term(12)).isEqualTo(1);
+        }
+    }
+
+    @Test
     @DisplayName("CONFIG entries (record type 2) round-trip through append, the cache, the disk and a reopen")
     void configEntriesRoundTrip() {
         Path dir = tmp.resolve("data");

@@ -90,6 +90,9 @@ public final class KeelSystem implements RaftSystem {
                     .electionTimeoutTicks(Math.max(10, s.electionTimeoutMinMillis() / 10))
                     .snapshotEveryEntries(0).snapshotEveryBytes(Long.MAX_VALUE)
                     .sync(s.durable())
+                    // For A/B runs only; the tables use Keel's defaults.
+                    .busyPollMicros(Integer.getInteger("keel.bench.busyPollMicros", ServerConfig.BUSY_POLL_MICROS_DEFAULT))
+                    .parallelLeaderSync(Boolean.getBoolean("keel.bench.parallelLeaderSync"))
                     .build();
             Counter c = new Counter();
             counters.add(c);
