@@ -43,6 +43,10 @@ final class SimCommand implements Callable<Integer> {
             + "(one seed in ten) or ALWAYS seeds (default: ${DEFAULT-VALUE}).")
     SimOptions.RealStorage realStorage = SimOptions.RealStorage.SOME;
 
+    @Option(names = "--parallel-leader-writes", description = "Leaders go on before their own write is durable in NEVER, "
+            + "SOME (half, chosen by the seed) or ALWAYS seeds (default: ${DEFAULT-VALUE}).")
+    SimOptions.Seeds parallelLeaderWrites = SimOptions.Seeds.SOME;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -72,7 +76,8 @@ final class SimCommand implements Callable<Integer> {
         if (threads < 1) throw usage("--threads must be at least 1");
         SimOptions options;
         try {
-            options = SimOptions.DEFAULT.withNodes(nodes).withFaultTicks(ticks).withRealStorage(realStorage);
+            options = SimOptions.DEFAULT.withNodes(nodes).withFaultTicks(ticks).withRealStorage(realStorage)
+                    .withParallelLeaderWrites(parallelLeaderWrites);
         } catch (IllegalArgumentException e) {
             throw usage(e.getMessage());
         }

@@ -99,8 +99,8 @@ public final class Simulation {
     /**
      * This seed's leaders carry out their Readys before their own write is durable, as Keel's server
      * does with sync on (RaftNode.advanceBeforeDurable, thesis §10.2.1); the write lands 0-3 units
-     * later, or is lost in a crash. Off when recording a trace for the TLA+ check, whose actions
-     * persist a Ready as one step. Drawn from its own stream, so seeds without it run as before.
+     * later, or is lost in a crash (SimOptions.parallelLeaderWrites). Drawn from its own stream, so
+     * seeds without it run as before.
      */
     private final boolean leaderWritesInParallel;
     private boolean faultPhase = true;
@@ -159,7 +159,14 @@ public final class Simulation {
         this.nemesisEveryUnits = (20 + rng.nextInt(200)) * TICK_UNITS / 10;
         this.crashAfterPersistRate = crashesOn && rng.nextBoolean() ? rng.nextDouble() * 0.01 : 0;
         this.snapshotEvery = rng.nextInt(4) == 0 ? 0 : 3 + rng.nextInt(60);
-        this.leaderWritesInParallel = tla == null && new SplittableRandom(seed ^ 0x5EEDL).nextBoolean();
+        this.leaderWritesInParallel = switch (options.parallelLeaderWrites()) {
+            case NEVER -> false;
+            case ALWAYS -> true;
+            case SOME -> new SplittableRandom(seed ^ 0x5EEDL).nextBoolean();
+        };
+        if (tla != null && options.parallelLeaderWrites() != SimOptions.Seeds.NEVER) {
+            throw new IllegalArgumentException("recording a trace needs parallelLeaderWrites NEVER: the TLA+ spec persists a Ready in one step");
+        }
         this.realStorage = options.realStorage() == SimOptions.RealStorage.ALWAYS
                 || (options.realStorage() == SimOptions.RealStorage.SOME && rng.nextInt(10) == 0);
         try {

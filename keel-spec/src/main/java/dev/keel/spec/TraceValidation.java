@@ -19,9 +19,12 @@ import java.util.List;
 public final class TraceValidation {
     private TraceValidation() {}
 
-    /** The simulator settings traces are taken with: three voters, in-memory disks, faults on. */
+    /**
+     * The simulator settings traces are taken with: three voters, in-memory disks, faults on, leaders
+     * that persist each Ready before they go on (the spec's actions persist a Ready in one step).
+     */
     public static final SimOptions OPTIONS = SimOptions.DEFAULT.withNodes(3).withFaultTicks(300)
-            .withRealStorage(SimOptions.RealStorage.NEVER);
+            .withRealStorage(SimOptions.RealStorage.NEVER).withParallelLeaderWrites(SimOptions.Seeds.NEVER);
 
     /**
      * The outcome of validating one trace.
