@@ -39,9 +39,9 @@ import java.util.TreeMap;
  * @param parallelLeaderSync a leader hands the sync of its own log to a thread of its own and goes
  *     on reading acknowledgements, counting its own copy towards a majority once forced (thesis
  *     §10.2.1); off by default. It frees the loop of the leader's sync under load (1 KiB commands,
- *     256 outstanding, three nodes on one shared disk: ~10% more throughput) at the price of a hand
- *     over between threads per sync (there: no gain for one client, a worse p99 at 16 outstanding,
- *     ~15% more CPU). Ignored when {@code sync} is off
+ *     256 outstanding, three nodes on one shared disk: ~15% more throughput, medians of 6 runs) at
+ *     the price of a hand-over between threads per sync (there: no gain for one client, a worse
+ *     p99 at 16 outstanding, ~18% more CPU). Ignored when {@code sync} is off
  */
 public record ServerConfig(int nodeId, String clusterId, Map<Integer, InetSocketAddress> members, Path dataDir,
                            int tickMillis, int electionTimeoutTicks, int heartbeatIntervalTicks,
