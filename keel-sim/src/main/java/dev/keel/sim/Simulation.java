@@ -98,9 +98,9 @@ public final class Simulation {
     private final int snapshotEvery;
     /**
      * This seed's leaders carry out their Readys before their own write is durable, as Keel's server
-     * does with sync on (RaftNode.advanceBeforeDurable, thesis §10.2.1); the write lands 0-3 units
-     * later, or is lost in a crash (SimOptions.parallelLeaderWrites). Drawn from its own stream, so
-     * seeds without it run as before.
+     * does with parallelLeaderSync (RaftNode.advanceBeforeDurable, thesis §10.2.1); the write lands
+     * 0-3 units later (now and then much later), or is lost in a crash (SimOptions.parallelLeaderWrites).
+     * Drawn from its own stream, so seeds without it run as before.
      */
     private final boolean leaderWritesInParallel;
     private boolean faultPhase = true;
