@@ -41,7 +41,7 @@ final class SimCommand implements Callable<Integer> {
 
     @Option(names = "--real-storage", description = "Run keel-storage on temporary directories in NEVER, SOME "
             + "(one seed in ten) or ALWAYS seeds (default: ${DEFAULT-VALUE}).")
-    SimOptions.RealStorage realStorage = SimOptions.RealStorage.SOME;
+    SimOptions.Seeds realStorage = SimOptions.Seeds.SOME;
 
     @Option(names = "--parallel-leader-writes", description = "Leaders go on before their own write is durable in NEVER, "
             + "SOME (half, chosen by the seed) or ALWAYS seeds (default: ${DEFAULT-VALUE}).")

@@ -179,6 +179,17 @@ public final class RaftServer implements AutoCloseable {
             this.index = index;
             this.term = term;
         }
+
+        /** Forces the write and records the outcome in {@link #done}. */
+        void runForce() {
+            IOException error = null;
+            try {
+                force.force();
+            } catch (IOException e) {
+                error = e;
+            }
+            done.complete(error);
+        }
     }
 
     private static final class SnapshotSinkHolder {
@@ -804,13 +815,7 @@ public final class RaftServer implements AutoCloseable {
     private void startForce(OwnWrite w) {
         forcing = w;
         ownSync.execute(() -> {
-            IOException error = null;
-            try {
-                w.force.force();
-            } catch (IOException e) {
-                error = e;
-            }
-            w.done.complete(error);
+            w.runForce();
             try {
                 loop.execute(() -> onForced(w));
             } catch (RejectedExecutionException e) {
@@ -854,13 +859,8 @@ public final class RaftServer implements AutoCloseable {
         if (nextForce != null) {
             OwnWrite w = nextForce;
             nextForce = null;
-            try {
-                w.force.force();
-            } catch (IOException e) {
-                throw store.forceFailed(w.force, e);
-            }
-            store.forced(w.force);
-            node.persisted(w.index, w.term);
+            w.runForce(); // here on the loop: nothing else may touch the log until it is done
+            completeForce(w);
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.keel.sim;
 
 import dev.keel.core.TestMutation;
+import java.util.function.BooleanSupplier;
 
 /**
  * What a simulation run may vary besides its seed.
@@ -17,17 +18,25 @@ import dev.keel.core.TestMutation;
  *     TLA+ trace check needs NEVER: the spec persists a Ready in one step
  */
 public record SimOptions(int nodes, int faultTicks, int livenessTicks, int traceLines, TestMutation mutation,
-                         RealStorage realStorage, Seeds parallelLeaderWrites) {
+                         Seeds realStorage, Seeds parallelLeaderWrites) {
     // The liveness bound: 1,200 ticks lets a node added at the end of the fault phase catch up on
     // ~200 entries at one entry per round trip, the slowest batching a seed can choose.
-    public static final SimOptions DEFAULT = new SimOptions(0, 1500, 1200, 0, TestMutation.NONE, RealStorage.SOME,
+    public static final SimOptions DEFAULT = new SimOptions(0, 1500, 1200, 0, TestMutation.NONE, Seeds.SOME,
             Seeds.SOME);
 
-    /** Which seeds run keel-storage's DurableLog on temporary directories instead of in-memory storage. */
-    public enum RealStorage { NEVER, SOME, ALWAYS }
-
     /** Which seeds a setting applies to: none, some (chosen by the seed) or all. */
-    public enum Seeds { NEVER, SOME, ALWAYS }
+    public enum Seeds {
+        NEVER, SOME, ALWAYS;
+
+        /** Whether it applies to this seed; {@code some} is the seed's own draw, asked for only under SOME. */
+        boolean applies(BooleanSupplier some) {
+            return switch (this) {
+                case NEVER -> false;
+                case ALWAYS -> true;
+                case SOME -> some.getAsBoolean();
+            };
+        }
+    }
 
     public SimOptions {
         if (nodes < 0 || nodes > 9) throw new IllegalArgumentException("nodes " + nodes + " outside 0..9");
@@ -35,7 +44,7 @@ public record SimOptions(int nodes, int faultTicks, int livenessTicks, int trace
         if (livenessTicks < 50) throw new IllegalArgumentException("livenessTicks " + livenessTicks + " < 50");
         if (traceLines < 0) throw new IllegalArgumentException("traceLines " + traceLines + " < 0");
         if (mutation == null) mutation = TestMutation.NONE;
-        if (realStorage == null) realStorage = RealStorage.SOME;
+        if (realStorage == null) realStorage = Seeds.SOME;
         if (parallelLeaderWrites == null) parallelLeaderWrites = Seeds.SOME;
     }
 
@@ -51,7 +60,7 @@ public record SimOptions(int nodes, int faultTicks, int livenessTicks, int trace
         return new SimOptions(nodes, faultTicks, livenessTicks, t, mutation, realStorage, parallelLeaderWrites);
     }
 
-    public SimOptions withRealStorage(RealStorage r) {
+    public SimOptions withRealStorage(Seeds r) {
         return new SimOptions(nodes, faultTicks, livenessTicks, traceLines, mutation, r, parallelLeaderWrites);
     }
 

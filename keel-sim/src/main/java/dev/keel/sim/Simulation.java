@@ -159,16 +159,11 @@ public final class Simulation {
         this.nemesisEveryUnits = (20 + rng.nextInt(200)) * TICK_UNITS / 10;
         this.crashAfterPersistRate = crashesOn && rng.nextBoolean() ? rng.nextDouble() * 0.01 : 0;
         this.snapshotEvery = rng.nextInt(4) == 0 ? 0 : 3 + rng.nextInt(60);
-        this.leaderWritesInParallel = switch (options.parallelLeaderWrites()) {
-            case NEVER -> false;
-            case ALWAYS -> true;
-            case SOME -> new SplittableRandom(seed ^ 0x5EEDL).nextBoolean();
-        };
+        this.leaderWritesInParallel = options.parallelLeaderWrites().applies(() -> new SplittableRandom(seed ^ 0x5EEDL).nextBoolean());
         if (tla != null && options.parallelLeaderWrites() != SimOptions.Seeds.NEVER) {
             throw new IllegalArgumentException("recording a trace needs parallelLeaderWrites NEVER: the TLA+ spec persists a Ready in one step");
         }
-        this.realStorage = options.realStorage() == SimOptions.RealStorage.ALWAYS
-                || (options.realStorage() == SimOptions.RealStorage.SOME && rng.nextInt(10) == 0);
+        this.realStorage = options.realStorage().applies(() -> rng.nextInt(10) == 0);
         try {
             this.tempDir = realStorage ? java.nio.file.Files.createTempDirectory("keel-sim-" + seed + "-") : null;
         } catch (java.io.IOException e) {

@@ -44,7 +44,7 @@ class SimulatorSeedsTest {
         List<String> failures = new ArrayList<>();
         int[] installs = new int[1];
         SimRunner.Summary s = SimRunner.runRange(100_001, 100_060,
-                SimOptions.DEFAULT.withRealStorage(SimOptions.RealStorage.ALWAYS),
+                SimOptions.DEFAULT.withRealStorage(SimOptions.Seeds.ALWAYS),
                 Runtime.getRuntime().availableProcessors(), r -> {
                     if (!r.ok()) failures.add(r.line() + "\n  replay: bin/keel sim --real-storage ALWAYS --seed " + r.seed());
                     installs[0] += r.snapshotsInstalled();

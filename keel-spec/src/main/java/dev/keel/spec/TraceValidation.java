@@ -24,7 +24,7 @@ public final class TraceValidation {
      * that persist each Ready before they go on (the spec's actions persist a Ready in one step).
      */
     public static final SimOptions OPTIONS = SimOptions.DEFAULT.withNodes(3).withFaultTicks(300)
-            .withRealStorage(SimOptions.RealStorage.NEVER).withParallelLeaderWrites(SimOptions.Seeds.NEVER);
+            .withRealStorage(SimOptions.Seeds.NEVER).withParallelLeaderWrites(SimOptions.Seeds.NEVER);
 
     /**
      * The outcome of validating one trace.
