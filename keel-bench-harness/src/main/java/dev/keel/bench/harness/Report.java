@@ -122,6 +122,14 @@ final class Report {
         if (!recovery.isEmpty()) Files.writeString(out.resolve("recovery.csv"), recoveryCsv(recovery));
     }
 
+    private static String sysfs(String path) {
+        try {
+            return Files.readString(Path.of(path)).trim();
+        } catch (IOException e) {
+            return null; // not there on this kernel or machine
+        }
+    }
+
     private static String machine() {
         StringBuilder s = new StringBuilder();
         s.append("- processors: ").append(Runtime.getRuntime().availableProcessors());
@@ -138,6 +146,17 @@ final class Report {
             s.append("\n- load average at the end: ").append(Files.readString(Path.of("/proc/loadavg")).trim());
         } catch (IOException e) {
             // not Linux: leave it out
+        }
+        // How an idle virtual CPU waits matters to every latency here: when it halts at once (halt
+        // polling off), each wait for a disk completion or a packet pays for waking it again.
+        String idle = sysfs("/sys/devices/system/cpu/cpuidle/current_driver");
+        String haltPollNs = sysfs("/sys/module/haltpoll/parameters/guest_halt_poll_ns");
+        if (idle != null) {
+            s.append("\n- cpuidle driver: ").append(idle);
+            if (haltPollNs != null) {
+                s.append("; guest_halt_poll_ns ").append(haltPollNs)
+                        .append(haltPollNs.equals("0") ? " (an idle virtual CPU halts at once and must be woken for every disk completion or packet)" : "");
+            }
         }
         s.append("\n- ").append(System.getProperty("os.name")).append(" ").append(System.getProperty("os.version"))
                 .append("; Java ").append(System.getProperty("java.version")).append(" (").append(System.getProperty("java.vm.name"))
