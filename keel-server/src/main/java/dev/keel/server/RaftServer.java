@@ -290,7 +290,27 @@ public final class RaftServer implements AutoCloseable {
      * Every member of the cluster must run in this JVM on the same network.
      */
     public static RaftServer start(ServerConfig config, StateMachine stateMachine, LocalNetwork network) throws IOException {
-        LogStore store = DurableLogStore.open(config);
+        return start(config, stateMachine, network, DurableLogStore.open(config));
+    }
+
+    /**
+     * As {@link #start(ServerConfig, StateMachine, LocalNetwork)}, with the log, the term and vote,
+     * and the snapshots held in this process's memory only: nothing is written to disk and the data
+     * directory is not used. For tests and benchmarks. A node started this way forgets its vote
+     * when it stops, so it must never be started again under the same id in the same cluster: it
+     * could vote twice in one term, and a majority could lose entries it acknowledged (Figure 2
+     * requires currentTerm, votedFor and the log on stable storage).
+     *
+     * @throws IllegalArgumentException if {@code config} asks for parallelLeaderSync (nothing to force)
+     */
+    public static RaftServer startInMemory(ServerConfig config, StateMachine stateMachine, LocalNetwork network) throws IOException {
+        if (config.parallelLeaderSync()) {
+            throw new IllegalArgumentException("parallelLeaderSync forces the leader's log on a thread of its own; in memory there is nothing to force");
+        }
+        return start(config, stateMachine, network, new MemoryLogStore());
+    }
+
+    private static RaftServer start(ServerConfig config, StateMachine stateMachine, LocalNetwork network, LogStore store) throws IOException {
         RaftServer s;
         try {
             s = new RaftServer(config, stateMachine, store, network);
@@ -308,7 +328,7 @@ public final class RaftServer implements AutoCloseable {
         s.applyThread.start();
         s.startLoop();
         log.info("node={} started: members={} data={} peer={}", config.nodeId(), config.members().keySet(),
-                config.dataDir(), config.address());
+                store instanceof MemoryLogStore ? "in memory" : config.dataDir(), config.address());
         return s;
     }
 

@@ -98,11 +98,13 @@ class RaftServerIntegrationTest {
                 .parallelLeaderSync(parallelLeaderSync).build();
         MapMachine m = new MapMachine();
         machines.put(id, m);
-        servers.put(id, RaftServer.start(c, m, network));
+        servers.put(id, inMemory ? RaftServer.startInMemory(c, m, network) : RaftServer.start(c, m, network));
     }
 
     int peerMaxFrameBytes = ServerConfig.PEER_MAX_FRAME_BYTES_DEFAULT;
     boolean parallelLeaderSync;
+    /** Nodes started by {@link #start} keep their log and snapshots in memory. */
+    boolean inMemory;
 
     /** Null: TCP; else every node started by {@link #start} joins this in-process network. */
     dev.keel.transport.LocalNetwork network;
@@ -261,6 +263,34 @@ class RaftServerIntegrationTest {
         start(l, 0); // rejoins the same network: the id is free again once its first run stopped
         await("old leader caught up", () -> "failover".equals(machines.get(l).get("after")));
         assertThat(machines.get(l).get("k49")).isEqualTo("v49");
+    }
+
+    @Test
+    void inMemoryNodesCommitCompactAndBringANewNodeInByTheLeadersSnapshotWithoutTouchingTheDisk() throws Exception {
+        network = new dev.keel.transport.LocalNetwork();
+        inMemory = true;
+        // Two of three make a majority. The third starts only after the log is compacted: a node in
+        // memory must never restart under its id, but one that never ran may join empty.
+        start(1, 20);
+        start(2, 20);
+        int l = leader();
+        for (int i = 0; i < 200; i++) servers.get(l).submit(b("m" + i + "=" + i)).get(10, TimeUnit.SECONDS);
+        await("leader compacted", () -> servers.get(l).status().snapshotIndex() > 0);
+        start(3, 20);
+        await("new node restored", () -> "199".equals(machines.get(3).get("m199")));
+        assertThat(machines.get(3).get("m0")).isEqualTo("0");
+        assertThat(servers.get(3).status().snapshotIndex()).isPositive();
+        servers.get(l).submit(b("later=1")).get(10, TimeUnit.SECONDS);
+        await("new node applies after the install", () -> "1".equals(machines.get(3).get("later")));
+        for (int id = 1; id <= 3; id++) assertThat(dir.resolve("n" + id)).doesNotExist();
+    }
+
+    @Test
+    void inMemoryRefusesParallelLeaderSync() {
+        network = new dev.keel.transport.LocalNetwork();
+        inMemory = true;
+        parallelLeaderSync = true;
+        assertThatThrownBy(() -> start(1, 0)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("nothing to force");
     }
 
     @Test

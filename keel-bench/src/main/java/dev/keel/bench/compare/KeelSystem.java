@@ -57,6 +57,14 @@ public final class KeelSystem implements RaftSystem {
         }
     }
 
+    /**
+     * The in-memory table's Keel keeps its log in memory, as MicroRaft does, and snapshots as often
+     * as MicroRaft's default (every 50,000 commits). -Dkeel.bench.memoryLog=tmpfs runs it instead on
+     * its segmented log with sync off on tmpfs (the table's setup before startInMemory; A/B runs only).
+     */
+    static final boolean TMPFS_LOG = "tmpfs".equals(System.getProperty("keel.bench.memoryLog"));
+    static final long MEMORY_SNAPSHOT_EVERY_ENTRIES = 50_000;
+
     @Override
     public String name() {
         return "keel";
@@ -65,11 +73,14 @@ public final class KeelSystem implements RaftSystem {
     @Override
     public String describe() {
         return (setup.durable() ? "durable segmented log, fdatasync once per batch (group commit)"
-                : "log with sync off on " + (Files.isDirectory(Path.of("/dev/shm")) ? "tmpfs" : "disk"))
+                : TMPFS_LOG ? "log with sync off on " + (Files.isDirectory(Path.of("/dev/shm")) ? "tmpfs" : "disk")
+                : "log and snapshots in memory (RaftServer.startInMemory), a snapshot every " + MEMORY_SNAPSHOT_EVERY_ENTRIES
+                        + " entries (MicroRaft's default commit count)")
                 + (setup.durable() ? "; Netty TCP on loopback" : "; in-JVM LocalNetwork handing message objects over (as MicroRaft's "
                         + "adapter does; the durable table uses TCP)")
                 + "; election timeout " + setup.electionTimeoutMinMillis() + "-"
-                + 2 * setup.electionTimeoutMinMillis() + " ms (10 ms ticks); pre-vote and check-quorum on; snapshots off; "
+                + 2 * setup.electionTimeoutMinMillis() + " ms (10 ms ticks); pre-vote and check-quorum on; "
+                + (setup.durable() || TMPFS_LOG ? "snapshots off; " : "")
                 + "other settings at Keel's defaults";
     }
 
@@ -78,7 +89,8 @@ public final class KeelSystem implements RaftSystem {
         this.setup = s;
         Map<Integer, InetSocketAddress> members = new TreeMap<>();
         for (int id = 1; id <= s.nodes(); id++) members.put(id, new InetSocketAddress("127.0.0.1", s.port(id)));
-        if (!s.durable() && Files.isDirectory(Path.of("/dev/shm"))) {
+        boolean inMemory = !s.durable() && !TMPFS_LOG;
+        if (!s.durable() && TMPFS_LOG && Files.isDirectory(Path.of("/dev/shm"))) {
             tmpfsDir = Files.createTempDirectory(Path.of("/dev/shm"), "keel-bench-");
         }
         Path base = tmpfsDir != null ? tmpfsDir : s.dir();
@@ -88,7 +100,8 @@ public final class KeelSystem implements RaftSystem {
         for (int id = 1; id <= s.nodes(); id++) {
             ServerConfig config = ServerConfig.builder(id, "bench", members, base.resolve("n" + id))
                     .electionTimeoutTicks(Math.max(10, s.electionTimeoutMinMillis() / 10))
-                    .snapshotEveryEntries(0).snapshotEveryBytes(Long.MAX_VALUE)
+                    // In memory the log must be compacted, or it fills the heap within the run.
+                    .snapshotEveryEntries(inMemory ? MEMORY_SNAPSHOT_EVERY_ENTRIES : 0).snapshotEveryBytes(Long.MAX_VALUE)
                     .sync(s.durable())
                     // For A/B runs only; the tables use Keel's defaults.
                     .busyPollMicros(Integer.getInteger("keel.bench.busyPollMicros", ServerConfig.BUSY_POLL_MICROS_DEFAULT))
@@ -98,7 +111,7 @@ public final class KeelSystem implements RaftSystem {
             counters.add(c);
             // In memory, the nodes talk through an in-JVM network, as the in-memory peer does: the table
             // then compares the protocol and runtime, not TCP against object hand-over.
-            servers.add(RaftServer.start(config, c, network));
+            servers.add(inMemory ? RaftServer.startInMemory(config, c, network) : RaftServer.start(config, c, network));
         }
         long deadline = System.nanoTime() + 60_000_000_000L;
         while (System.nanoTime() < deadline) {
