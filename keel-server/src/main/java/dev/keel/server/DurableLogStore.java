@@ -3,6 +3,7 @@ package dev.keel.server;
 import dev.keel.core.Entry;
 import dev.keel.core.HardState;
 import dev.keel.core.Membership;
+import dev.keel.core.RaftStorage;
 import dev.keel.core.SnapshotMeta;
 import dev.keel.storage.DurableLog;
 import dev.keel.storage.SnapshotWriter;
@@ -95,38 +96,8 @@ final class DurableLogStore implements LogStore {
     }
 
     @Override
-    public HardState hardState() {
-        return log.hardState();
-    }
-
-    @Override
-    public long firstIndex() {
-        return log.firstIndex();
-    }
-
-    @Override
-    public long lastIndex() {
-        return log.lastIndex();
-    }
-
-    @Override
-    public long term(long index) {
-        return log.term(index);
-    }
-
-    @Override
-    public List<Entry> entries(long lo, long hi, long maxBytes) {
-        return log.entries(lo, hi, maxBytes);
-    }
-
-    @Override
-    public SnapshotMeta snapshot() {
-        return log.snapshot();
-    }
-
-    @Override
-    public byte[] snapshotChunk(long snapshotIndex, long offset, int maxBytes) {
-        return log.snapshotChunk(snapshotIndex, offset, maxBytes);
+    public RaftStorage reads() {
+        return log;
     }
 
     @Override

@@ -16,6 +16,44 @@ import java.util.List;
  * Writes are called from the event loop only; snapshot writing may run on another thread.
  */
 interface LogStore extends RaftStorage, AutoCloseable {
+    /** The store's read view, which the {@link RaftStorage} methods forward to. */
+    RaftStorage reads();
+
+    @Override
+    default HardState hardState() {
+        return reads().hardState();
+    }
+
+    @Override
+    default long firstIndex() {
+        return reads().firstIndex();
+    }
+
+    @Override
+    default long lastIndex() {
+        return reads().lastIndex();
+    }
+
+    @Override
+    default long term(long index) {
+        return reads().term(index);
+    }
+
+    @Override
+    default List<Entry> entries(long lo, long hi, long maxBytes) {
+        return reads().entries(lo, hi, maxBytes);
+    }
+
+    @Override
+    default SnapshotMeta snapshot() {
+        return reads().snapshot();
+    }
+
+    @Override
+    default byte[] snapshotChunk(long snapshotIndex, long offset, int maxBytes) {
+        return reads().snapshotChunk(snapshotIndex, offset, maxBytes);
+    }
+
     /**
      * Makes a Ready's hard state (null: unchanged) and entries durable, one sync for the batch:
      * the term and vote no later than the entries, the commit index no earlier.

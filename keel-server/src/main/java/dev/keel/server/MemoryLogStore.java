@@ -4,6 +4,7 @@ import dev.keel.core.Entry;
 import dev.keel.core.HardState;
 import dev.keel.core.Membership;
 import dev.keel.core.MemoryStorage;
+import dev.keel.core.RaftStorage;
 import dev.keel.core.SnapshotMeta;
 import dev.keel.storage.DurableLog;
 import java.io.ByteArrayInputStream;
@@ -162,38 +163,8 @@ final class MemoryLogStore implements LogStore {
     }
 
     @Override
-    public HardState hardState() {
-        return log.hardState();
-    }
-
-    @Override
-    public long firstIndex() {
-        return log.firstIndex();
-    }
-
-    @Override
-    public long lastIndex() {
-        return log.lastIndex();
-    }
-
-    @Override
-    public long term(long index) {
-        return log.term(index);
-    }
-
-    @Override
-    public List<Entry> entries(long lo, long hi, long maxBytes) {
-        return log.entries(lo, hi, maxBytes);
-    }
-
-    @Override
-    public SnapshotMeta snapshot() {
-        return log.snapshot();
-    }
-
-    @Override
-    public byte[] snapshotChunk(long snapshotIndex, long offset, int maxBytes) {
-        return log.snapshotChunk(snapshotIndex, offset, maxBytes);
+    public RaftStorage reads() {
+        return log;
     }
 
     @Override
